@@ -500,3 +500,15 @@ Content-Length: 4\r\n\r\nv=0\nJUNK";
         assert!(matches!(parse(&huge), Err(MsgError::TooLarge(_))));
     }
 }
+
+/// For a request whose method we do not know: the same request parsed as if it were an
+/// OPTIONS, so the server can still build a `501 Not Implemented` carrying its headers.
+pub fn parse_unknown_method(bytes: &[u8]) -> Option<Request> {
+    let sp = bytes.iter().position(|b| *b == b' ')?;
+    let mut patched = b"OPTIONS".to_vec();
+    patched.extend_from_slice(&bytes[sp..]);
+    match parse(&patched) {
+        Ok(SipMessage::Request(r)) => Some(r),
+        _ => None,
+    }
+}
