@@ -1,1 +1,391 @@
-//! End-to-end test support.
+//! End-to-end test support: start the real `pbx-server` binary on loopback with free
+//! ports, drive it with real SIP user agents (SIPp, baresip), read its records.
+//!
+//! Tests run `cargo build --workspace` first (the README's test command does), so the
+//! binary sits next to the test executable's `deps/` folder.
+
+#![allow(clippy::unwrap_used)]
+
+pub mod pcap;
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+/// Path of a binary built by this workspace.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // target/debug/deps/<test> -> target/debug/<name>
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let p = dir.join(name);
+    assert!(p.exists(), "{} not built; run `cargo build --workspace` first", p.display());
+    p
+}
+
+/// Folder holding the SIPp scenarios.
+pub fn scenarios() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sipp")
+}
+
+/// A UDP port that was free a moment ago.
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A free even port whose successor is free too (RTP + RTCP for SIPp's -mp).
+pub fn free_media_port() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    loop {
+        let base = 40000 + (NEXT.fetch_add(4, Ordering::Relaxed) % 10000);
+        if UdpSocket::bind(("127.0.0.1", base)).is_ok() && UdpSocket::bind(("127.0.0.1", base + 1)).is_ok() {
+            return base;
+        }
+    }
+}
+
+/// Disjoint RTP ranges for PBXes running in parallel tests.
+fn rtp_range() -> (u16, u16) {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let min = 20000 + (n % 90) * 200;
+    (min, min + 199)
+}
+
+/// A running pbx-server process.
+pub struct Pbx {
+    child: Option<Child>,
+    /// Data directory (kept for restarts).
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    /// SIP address.
+    pub sip: SocketAddr,
+    /// HTTP address.
+    pub http: SocketAddr,
+    /// RTP range of this instance.
+    pub rtp: (u16, u16),
+    /// Extra `run` arguments.
+    args: Vec<String>,
+}
+
+impl Pbx {
+    /// A fresh data dir with the demo data, `setup` run against it before the start
+    /// (e.g. `pbx-server set-extension`).
+    pub fn start_with(setup: &[&[&str]]) -> Pbx {
+        let tmp = tempfile::tempdir().unwrap();
+        let data_dir = tmp.path().to_path_buf();
+        // Seed the demo data first so setup commands find the extensions.
+        cli(&data_dir, &["seed-demo"]);
+        for args in setup {
+            cli(&data_dir, args);
+        }
+        let mut pbx = Pbx {
+            child: None,
+            data_dir,
+            _tmp: Some(tmp),
+            sip: "127.0.0.1:0".parse().unwrap(),
+            http: "127.0.0.1:0".parse().unwrap(),
+            rtp: rtp_range(),
+            args: Vec::new(),
+        };
+        pbx.spawn();
+        pbx
+    }
+
+    /// Demo data, no extra setup.
+    pub fn start() -> Pbx {
+        Pbx::start_with(&[])
+    }
+
+    fn spawn(&mut self) {
+        let sip_port = if self.sip.port() == 0 { 0 } else { self.sip.port() };
+        let mut cmd = Command::new(workspace_bin("pbx-server"));
+        cmd.arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(["run", "--demo", "--bind", "127.0.0.1"])
+            .args(["--sip-port", &sip_port.to_string(), "--http-port", "0"])
+            .args(["--rtp-min", &self.rtp.0.to_string(), "--rtp-max", &self.rtp.1.to_string()])
+            .args(&self.args)
+            .env("RUST_LOG", std::env::var("PBX_LOG").unwrap_or_else(|_| "info".into()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.data_dir.join("pbx.log"))
+                    .unwrap(),
+            ));
+        let mut child = cmd.spawn().expect("start pbx-server");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let line = line.trim();
+        assert!(line.starts_with("READY "), "pbx-server did not start: {line:?}\n{}", self.log());
+        for part in line.split_whitespace().skip(1) {
+            let (k, v) = part.split_once('=').unwrap();
+            match k {
+                "sip" => self.sip = v.parse().unwrap(),
+                "http" => self.http = v.parse().unwrap(),
+                _ => {}
+            }
+        }
+        self.child = Some(child);
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("pbx.log")).unwrap_or_default()
+    }
+
+    /// `kill -9`.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill(); // SIGKILL on Unix
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts again on the same data dir and SIP port.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    /// `pbx-server cdr --json`, parsed.
+    pub fn cdr(&self) -> Vec<Value> {
+        let out = cli(&self.data_dir, &["cdr", "--json"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// `pbx-server locations`, parsed.
+    pub fn locations(&self) -> Vec<Value> {
+        let out = cli(&self.data_dir, &["locations"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// `/metrics`.
+    pub fn metrics(&self) -> Value {
+        let body = http_get(self.http, "/metrics");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// Polls until `f` holds (or panics after `limit` with the server log).
+    pub fn wait_for(&self, what: &str, limit: Duration, mut f: impl FnMut(&Pbx) -> bool) {
+        let start = Instant::now();
+        while !f(self) {
+            assert!(start.elapsed() < limit, "timed out waiting for {what}\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The records, once `n` of them are closed.
+    pub fn closed_cdrs(&self, n: usize) -> Vec<Value> {
+        self.wait_for(&format!("{n} closed CDRs"), Duration::from_secs(20), |p| {
+            p.cdr().iter().filter(|r| !r["status"].is_null()).count() >= n
+        });
+        self.cdr()
+    }
+}
+
+impl Drop for Pbx {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Runs a pbx-server sub-command on a data dir.
+pub fn cli(data_dir: &Path, args: &[&str]) -> Output {
+    let out = Command::new(workspace_bin("pbx-server"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pbx-server {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A minimal HTTP/1.0 GET (no client library needed for loopback checks).
+pub fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+}
+
+/// One SIPp run.
+pub struct Sipp {
+    args: Vec<String>,
+    cwd: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl Sipp {
+    /// SIPp with `scenario` (a file in `tests/sipp/` or an absolute path) against `pbx`.
+    pub fn new(scenario: &str, pbx: SocketAddr) -> Sipp {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = if Path::new(scenario).is_absolute() {
+            PathBuf::from(scenario)
+        } else {
+            scenarios().join(scenario)
+        };
+        // 1 s of a 440 Hz tone in PCMU for rtp_stream.
+        let tone: Vec<u8> = (0..8000)
+            .map(|i| {
+                let s = (f64::from(i) * 2.0 * std::f64::consts::PI * 440.0 / 8000.0).sin() * 8000.0;
+                media_core::g711::ulaw_encode(s as i16)
+            })
+            .collect();
+        std::fs::write(tmp.path().join("tone.pcmu"), tone).unwrap();
+        Sipp {
+            args: vec![
+                pbx.to_string(),
+                "-sf".into(),
+                path.display().to_string(),
+                "-i".into(),
+                "127.0.0.1".into(),
+                "-nostdin".into(),
+            ],
+            cwd: tmp.path().to_path_buf(),
+            _tmp: tmp,
+        }
+    }
+
+    /// Adds arguments.
+    pub fn args(mut self, a: &[&str]) -> Sipp {
+        self.args.extend(a.iter().map(|s| s.to_string()));
+        self
+    }
+
+    /// Runs to completion (bounded by `-timeout`), returning the output.
+    pub fn run(self) -> Output {
+        let out = Command::new("sipp")
+            .args(&self.args)
+            .args(["-timeout", "60s", "-timeout_error"])
+            .current_dir(&self.cwd)
+            .output()
+            .expect("sipp is installed (Debian sip-tester)");
+        out
+    }
+
+    /// Runs and asserts success (exit 0: every call succeeded).
+    pub fn run_ok(self) -> Output {
+        let args = self.args.join(" ");
+        let out = self.run();
+        assert!(
+            out.status.success(),
+            "sipp {args} failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Starts in the background.
+    pub fn spawn(self) -> SippChild {
+        let child = Command::new("sipp")
+            .args(&self.args)
+            .args(["-timeout", "90s"])
+            .current_dir(&self.cwd)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sipp is installed (Debian sip-tester)");
+        SippChild {
+            child: Some(child),
+            _sipp: self,
+        }
+    }
+}
+
+/// A SIPp running in the background; killed on drop.
+pub struct SippChild {
+    child: Option<Child>,
+    _sipp: Sipp,
+}
+
+impl SippChild {
+    /// Waits for it to finish (bounded), returning (success, stdout+stderr).
+    pub fn wait(mut self, limit: Duration) -> (bool, String) {
+        let mut child = self.child.take().unwrap();
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut out = String::new();
+                if let Some(mut s) = child.stdout.take() {
+                    let _ = s.read_to_string(&mut out);
+                }
+                if let Some(mut s) = child.stderr.take() {
+                    let _ = s.read_to_string(&mut out);
+                }
+                return (status.success(), out);
+            }
+            if start.elapsed() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                return (false, "timed out".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for SippChild {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Registers `user` (password `demo<user>`) from local port `port` with SIPp, so a SIPp
+/// UAS started later on that port receives the calls.
+pub fn register(pbx: &Pbx, user: &str, port: u16) {
+    Sipp::new("register.xml", pbx.sip)
+        .args(&["-p", &port.to_string(), "-s", user, "-au", user, "-ap", &format!("demo{user}"), "-m", "1"])
+        .run_ok();
+}
+
+/// A SIPp UAS (callee) on `port`, media on `media_port`, `max_calls` calls then exit.
+pub fn uas(pbx: &Pbx, scenario: &str, port: u16, media_port: u16, max_calls: u32) -> SippChild {
+    Sipp::new(scenario, pbx.sip)
+        .args(&[
+            "-p",
+            &port.to_string(),
+            "-mp",
+            &media_port.to_string(),
+            "-m",
+            &max_calls.to_string(),
+        ])
+        .spawn()
+}
+
+/// Writes `tests/sipp/uac_refused.xml` with the expected status filled in.
+pub fn refused_scenario(dir: &Path, status: u16) -> PathBuf {
+    let text = std::fs::read_to_string(scenarios().join("uac_refused.xml"))
+        .unwrap()
+        .replace("STATUS", &status.to_string());
+    let p = dir.join(format!("uac_refused_{status}.xml"));
+    std::fs::write(&p, text).unwrap();
+    p
+}

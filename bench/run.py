@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""Centralino PBX benchmarks, each beside Kamailio where the comparison makes sense.
+
+Prints:
+  * registrations/s with digest auth (SIPp REGISTER -> 401 -> REGISTER -> 200),
+  * calls/s with RTP flowing (SIPp caller -> PBX -> SIPp callee, media through the relay),
+  * CPU microseconds per relayed RTP packet (process CPU time / packets relayed).
+
+Kamailio runs as registrar + stateful proxy with the same passwords; it relays no media, so
+the RTP figure has no Kamailio column. Everything runs on 127.0.0.1 and stops by itself.
+
+Usage: bench/run.py [--quick]   (needs sipp and kamailio; installs them with apt if missing)
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+QUICK = "--quick" in sys.argv
+REG_COUNT = 2000 if QUICK else 10000
+CALLS = 200 if QUICK else 1000
+CALL_RATE = 50 if QUICK else 100
+RTP_CALLS = 20 if QUICK else 50
+RTP_SECONDS = 10 if QUICK else 20
+
+
+def need(binary, package):
+    if shutil.which(binary) is None:
+        subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True,
+                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+
+
+def free_port(kind=socket.SOCK_DGRAM):
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def users_csv(tmp):
+    path = os.path.join(tmp, "users.csv")
+    with open(path, "w") as f:
+        f.write("SEQUENTIAL\n")
+        for n in range(201, 209):
+            f.write(f"{n};demo{n}\n")
+    return path
+
+
+def sipp(args, cwd, timeout=600):
+    t0 = time.monotonic()
+    p = subprocess.run(["sipp", *args, "-nostdin", "-timeout", f"{timeout}s"], cwd=cwd,
+                       capture_output=True, text=True)
+    return p, time.monotonic() - t0
+
+
+class Pbx:
+    def __init__(self, tmp):
+        self.dir = os.path.join(tmp, "pbx")
+        os.makedirs(self.dir)
+        exe = os.path.join(ROOT, "target", "release", "pbx-server")
+        self.proc = subprocess.Popen(
+            [exe, "--data-dir", self.dir, "run", "--demo", "--bind", "127.0.0.1", "--sip-port", "0",
+             "--http-port", "0", "--rtp-min", "30000", "--rtp-max", "39999"],
+            stdout=subprocess.PIPE, stderr=open(os.path.join(self.dir, "pbx.log"), "w"), text=True,
+            env=dict(os.environ, RUST_LOG="warn"))
+        line = self.proc.stdout.readline().split()
+        assert line and line[0] == "READY", line
+        kv = dict(x.split("=", 1) for x in line[1:])
+        self.sip, self.http = kv["sip"], kv["http"]
+
+    def metrics(self):
+        with urllib.request.urlopen(f"http://{self.http}/metrics") as r:
+            return json.load(r)
+
+    def cpu_seconds(self):
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+class Kamailio:
+    def __init__(self, tmp):
+        self.port = free_port()
+        cfg = open(os.path.join(ROOT, "bench", "kamailio.cfg.in")).read().replace("@PORT@", str(self.port))
+        path = os.path.join(tmp, "kamailio.cfg")
+        open(path, "w").write(cfg)
+        self.proc = subprocess.Popen(["kamailio", "-f", path, "-DD", "-E", "-m", "256", "-M", "32"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.5)
+        self.sip = f"127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def tone(tmp):
+    import math
+    path = os.path.join(tmp, "tone.pcmu")
+    # Any PCMU bytes will do for load; 0xFF is mu-law silence, keep it audible-ish anyway.
+    data = bytes(0xFF if (i // 20) % 2 else 0x80 + int(10 * math.sin(i)) % 16 for i in range(8000))
+    open(path, "wb").write(data)
+
+
+def bench_registrations(target, tmp):
+    csv = users_csv(tmp)
+    p, elapsed = sipp([target, "-sf", os.path.join(ROOT, "bench", "sipp", "register.xml"), "-i", "127.0.0.1",
+                       "-p", str(free_port()), "-inf", csv, "-s", "[field0]", "-au", "[field0]", "-ap", "[field1]",
+                       "-m", str(REG_COUNT), "-r", "5000", "-l", "200"], tmp)
+    ok = count(p.stdout, "Successful call")
+    return ok / elapsed, ok, elapsed
+
+
+def count(out, label):
+    # SIPp's final screen: "Successful call   |  ...  | N" ; take the last column of the line.
+    for line in out.splitlines():
+        if label in line:
+            parts = [x.strip() for x in line.split("|") if x.strip()]
+            try:
+                return int(parts[-1].split()[0])
+            except (ValueError, IndexError):
+                pass
+    return 0
+
+
+def register_callee(target, tmp, port):
+    p, _ = sipp([target, "-sf", os.path.join(ROOT, "bench", "sipp", "register.xml"), "-i", "127.0.0.1",
+                 "-p", str(port), "-s", "202", "-au", "202", "-ap", "demo202", "-m", "1"], tmp)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def bench_calls(target, tmp, calls, rate, talk_ms, concurrent=None):
+    port = free_port()
+    register_callee(target, tmp, port)
+    callee = subprocess.Popen(["sipp", target, "-sf", os.path.join(ROOT, "tests", "sipp", "uas_answer.xml"),
+                               "-i", "127.0.0.1", "-p", str(port), "-mp", "50000", "-nostdin",
+                               "-timeout", "300s"], cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.5)
+    args = [target, "-sf", os.path.join(ROOT, "tests", "sipp", "uac_call.xml"), "-i", "127.0.0.1",
+            "-p", str(free_port()), "-mp", "52000", "-s", "202", "-set", "caller", "201", "-au", "201",
+            "-ap", "demo201", "-m", str(calls), "-r", str(rate), "-d", str(talk_ms)]
+    if concurrent:
+        args += ["-l", str(concurrent)]
+    p, elapsed = sipp(args, tmp)
+    callee.terminate()
+    callee.wait()
+    return count(p.stdout, "Successful call"), count(p.stdout, "Failed call"), elapsed
+
+
+def main():
+    need("sipp", "sip-tester")
+    need("kamailio", "kamailio")
+    subprocess.run(["cargo", "build", "--release", "-p", "pbx-server"], cwd=ROOT, check=True)
+    tmp = tempfile.mkdtemp(prefix="centralino-bench-")
+    tone(tmp)
+    rows = []
+
+    pbx = Pbx(tmp)
+    kam = Kamailio(tmp)
+    try:
+        r_pbx, n_pbx, t_pbx = bench_registrations(pbx.sip, tmp)
+        r_kam, n_kam, t_kam = bench_registrations(kam.sip, tmp)
+        rows.append(("registrations/s (digest, 200 concurrent)", f"{r_pbx:,.0f}", f"{r_kam:,.0f}"))
+        print(f"registrations: centralino {n_pbx} in {t_pbx:.1f}s, kamailio {n_kam} in {t_kam:.1f}s", flush=True)
+
+        talk = 1000
+        ok, failed, elapsed = bench_calls(pbx.sip, tmp, CALLS, CALL_RATE, talk)
+        cps_pbx = ok / max(elapsed - talk / 1000, 0.001)
+        kok, kfailed, kelapsed = bench_calls(kam.sip, tmp, CALLS, CALL_RATE, talk)
+        cps_kam = kok / max(kelapsed - talk / 1000, 0.001)
+        rows.append((f"calls/s with RTP (target {CALL_RATE}/s, {talk} ms talk)", f"{cps_pbx:,.1f} ({failed} failed)",
+                     f"{cps_kam:,.1f} ({kfailed} failed, media not relayed)"))
+
+        m0, c0 = pbx.metrics()["rtp_packets_relayed"], pbx.cpu_seconds()
+        rss0 = pbx.rss_kib()
+        ok, failed, elapsed = bench_calls(pbx.sip, tmp, RTP_CALLS, RTP_CALLS, RTP_SECONDS * 1000, RTP_CALLS)
+        m1, c1 = pbx.metrics()["rtp_packets_relayed"], pbx.cpu_seconds()
+        packets = m1 - m0
+        us = (c1 - c0) * 1e6 / max(packets, 1)
+        rows.append((f"CPU us per relayed RTP packet ({RTP_CALLS} calls, {packets:,} packets)", f"{us:.2f}", "n/a (no relay)"))
+        rows.append(("resident memory of pbx-server after the runs (MiB)", f"{pbx.rss_kib() / 1024:.1f}",
+                     f"(before RTP run {rss0 / 1024:.1f})"))
+    finally:
+        pbx.stop()
+        kam.stop()
+    width = max(len(r[0]) for r in rows) + 2
+    print()
+    print(f"{'figure':<{width}}{'centralino':>24}  {'kamailio 5.6':>40}")
+    for name, a, b in rows:
+        print(f"{name:<{width}}{a:>24}  {b:>40}")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

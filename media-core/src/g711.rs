@@ -1,0 +1,96 @@
+//! G.711 µ-law and A-law (ITU-T G.711), sample by sample.
+
+const BIAS: i32 = 0x84;
+const CLIP: i32 = 32635;
+
+/// Encodes a 16-bit linear sample to µ-law.
+pub fn ulaw_encode(sample: i16) -> u8 {
+    let mut s = i32::from(sample);
+    let sign = if s < 0 {
+        s = -s;
+        0x80
+    } else {
+        0
+    };
+    s = s.min(CLIP) + BIAS;
+    let mut exponent = 7;
+    let mut mask = 0x4000;
+    while exponent > 0 && s & mask == 0 {
+        exponent -= 1;
+        mask >>= 1;
+    }
+    let mantissa = (s >> (exponent + 3)) & 0x0f;
+    !(sign | (exponent << 4) as u8 | mantissa as u8)
+}
+
+/// Decodes a µ-law byte.
+pub fn ulaw_decode(byte: u8) -> i16 {
+    let b = !byte;
+    let sign = b & 0x80;
+    let exponent = i32::from((b >> 4) & 0x07);
+    let mantissa = i32::from(b & 0x0f);
+    let magnitude = (((mantissa << 3) + BIAS) << exponent) - BIAS;
+    (if sign != 0 { -magnitude } else { magnitude }) as i16
+}
+
+/// Encodes a 16-bit linear sample to A-law.
+pub fn alaw_encode(sample: i16) -> u8 {
+    let mut s = i32::from(sample) >> 3;
+    let sign = if s >= 0 {
+        0x80
+    } else {
+        s = -s - 1;
+        0
+    };
+    let s = s.min(0x0fff);
+    let (exponent, mantissa) = if s < 32 {
+        (0, s >> 1)
+    } else {
+        let mut e = 1;
+        while e < 7 && s >= (32 << e) {
+            e += 1;
+        }
+        (e, (s >> e) & 0x0f)
+    };
+    ((sign | (exponent << 4) | mantissa) as u8) ^ 0x55
+}
+
+/// Decodes an A-law byte.
+pub fn alaw_decode(byte: u8) -> i16 {
+    let b = byte ^ 0x55;
+    let sign = b & 0x80;
+    let exponent = i32::from((b >> 4) & 0x07);
+    let mantissa = i32::from(b & 0x0f);
+    let magnitude = if exponent == 0 {
+        (mantissa << 4) + 8
+    } else {
+        ((mantissa << 4) + 0x108) << (exponent - 1)
+    };
+    (if sign != 0 { magnitude } else { -magnitude }) as i16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_values() {
+        assert_eq!(ulaw_encode(0), 0xff);
+        assert_eq!(alaw_encode(0), 0xd5);
+        assert_eq!(ulaw_decode(0xff), 0);
+        assert_eq!(ulaw_encode(i16::MAX), 0x80);
+        assert_eq!(ulaw_encode(i16::MIN), 0x00);
+    }
+
+    #[test]
+    fn roundtrip_error_is_small() {
+        for s in (-32000i32..32000).step_by(97) {
+            let s = s as i16;
+            let u = ulaw_decode(ulaw_encode(s));
+            let a = alaw_decode(alaw_encode(s));
+            let tol = (i32::from(s).abs() / 16).max(16);
+            assert!((i32::from(u) - i32::from(s)).abs() <= tol, "ulaw {s} -> {u}");
+            assert!((i32::from(a) - i32::from(s)).abs() <= tol, "alaw {s} -> {a}");
+        }
+    }
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine: installs what it needs, then runs
+# formatting, lints, Rust unit and integration tests (SQLite and PostgreSQL), the
+# end-to-end tests against real SIP peers, and a bounded fuzz run of the SIP parser.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+for pair in sipp:sip-tester baresip:baresip tcpdump:tcpdump /usr/lib/postgresql/15/bin/initdb:postgresql; do
+  bin=${pair%%:*}; pkg=${pair#*:}
+  if ! command -v "$bin" >/dev/null 2>&1 && [ ! -x "$bin" ]; then need_pkgs+=("$pkg"); fi
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "== installing ${need_pkgs[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo build --workspace"
+cargo build --workspace --all-targets
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== cargo test (SQLite and PostgreSQL)"
+# Parallel e2e tests each start a PBX and several SIPp processes; two cores cope with four.
+scripts/with-postgres.sh cargo test --workspace -- --test-threads="${TEST_THREADS:-4}"
+
+echo "== fuzz (bounded)"
+scripts/fuzz.sh "${FUZZ_SECONDS:-60}"

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real pbx-server binary against SIP user agents we did not write.
+//! Needs `sipp` (Debian sip-tester), `tcpdump` and `baresip`; the README's test command
+//! installs them.
+
+mod baresip;
+mod calls;
+mod crash;
+mod malformed;
+mod register;
