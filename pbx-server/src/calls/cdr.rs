@@ -1,0 +1,112 @@
+//! Building the call record (seed §24) as a call moves through the numbering plan.
+
+use crate::directory::Extension;
+use crate::store::{CdrDetail, CdrRecord};
+
+/// Main-record outcome codes (seed §24.6).
+pub mod status {
+    /// Answered.
+    pub const OK: &str = "OK";
+    /// Caller hung up before answer.
+    pub const CANCELED: &str = "CANCELED";
+    /// Nobody answered.
+    pub const NOANSWER: &str = "NOANSWER";
+    /// Destination busy.
+    pub const BUSY: &str = "BUSY";
+    /// No destination.
+    pub const FAILED: &str = "FAILED";
+    /// Destination unavailable.
+    pub const UNAVAILABLE: &str = "UNAVAILABLE";
+}
+
+/// A new open record for a call from an extension.
+pub fn open(
+    unique_id: String,
+    tenant: &str,
+    start_ms: i64,
+    caller: &str,
+    caller_name: Option<String>,
+    called: &str,
+    src_peer_name: &str,
+    src_ip_port: String,
+) -> CdrRecord {
+    CdrRecord {
+        unique_id,
+        tenant: tenant.to_string(),
+        source_type: "local_exten".into(),
+        destination_type: String::new(),
+        status: None,
+        start_ms,
+        channel_up_ms: None,
+        answer_ms: None,
+        end_ms: None,
+        answered_by: None,
+        caller: caller.to_string(),
+        caller_name,
+        anonymous: false,
+        called: called.to_string(),
+        called_name: None,
+        duration_s: None,
+        bill_ms: None,
+        src_peer_name: Some(src_peer_name.to_string()),
+        src_ip_port: Some(src_ip_port),
+        recovered: false,
+        details: Vec::new(),
+    }
+}
+
+/// Opens a detail row for ringing `ext`.
+pub fn enter_extension(cdr: &mut CdrRecord, ext: &Extension, now_ms: i64) {
+    if cdr.destination_type.is_empty() {
+        cdr.destination_type = "local_exten".into();
+        cdr.called_name = Some(ext.name.clone()).filter(|n| !n.is_empty());
+    }
+    let seq = cdr.details.len() as i64;
+    cdr.details.push(CdrDetail {
+        seq,
+        source_num: cdr.caller.clone(),
+        anonymous: false,
+        destination_type: "local_exten".into(),
+        destination_id: ext.number.clone(),
+        destination_name: Some(ext.name.clone()).filter(|n| !n.is_empty()),
+        destination_num: Some(ext.number.clone()),
+        enter_ms: now_ms,
+        enqueue_ms: None,
+        answer_ms: None,
+        exit_ms: None,
+        exit_cause: None,
+        answered_by: None,
+        waiting_time_s: None,
+    });
+}
+
+/// Marks the current step and the call answered by `by`.
+pub fn answer(cdr: &mut CdrRecord, by: &str, now_ms: i64) {
+    cdr.channel_up_ms = Some(now_ms);
+    cdr.answer_ms = Some(now_ms);
+    cdr.answered_by = Some(by.to_string());
+    if let Some(d) = cdr.details.last_mut() {
+        d.answer_ms = Some(now_ms);
+        d.answered_by = Some(by.to_string());
+        d.waiting_time_s = Some((now_ms - d.enter_ms).max(0) / 1000);
+    }
+}
+
+/// Closes the current step with an exit cause (seed §24.7).
+pub fn exit_step(cdr: &mut CdrRecord, cause: &str, now_ms: i64) {
+    if let Some(d) = cdr.details.last_mut() {
+        if d.exit_ms.is_none() {
+            d.exit_ms = Some(now_ms);
+            d.exit_cause = Some(cause.to_string());
+        }
+    }
+}
+
+/// Closes the record.
+pub fn close(cdr: &mut CdrRecord, status: &str, step_cause: &str, now_ms: i64) {
+    exit_step(cdr, step_cause, now_ms);
+    cdr.status = Some(status.to_string());
+    cdr.end_ms = Some(now_ms);
+    cdr.duration_s = Some((now_ms - cdr.start_ms).max(0) / 1000);
+    cdr.bill_ms = Some(cdr.answer_ms.map(|a| (now_ms - a).max(0)).unwrap_or(0));
+}

@@ -1,0 +1,56 @@
+//! The call engine: a B2BUA with anchored media.
+//!
+//! An INVITE from an account (the A leg) to an extension forks one INVITE per registered
+//! account of that extension (the B legs); the first 2xx wins and the others are
+//! cancelled. Every leg is its own dialog with its own Call-ID and tags; SDP is rewritten so
+//! that both sides send RTP to the relay. Busy, unavailable and no-answer conditions run
+//! the extension's overflow action.
+
+pub mod cdr;
+pub mod dialog;
+mod engine;
+mod legs;
+
+pub use engine::Engine;
+
+use std::time::Instant;
+
+/// The time inputs of the engine: monotonic for timers, wall clock for records.
+#[derive(Debug, Clone, Copy)]
+pub struct Now {
+    /// Monotonic time.
+    pub mono: Instant,
+    /// Milliseconds since the Unix epoch.
+    pub wall_ms: i64,
+}
+
+/// Why a ringing step ended without an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// The extension was busy (busy level, call limit or a 486 from every device).
+    Busy,
+    /// Nothing registered or reachable, or 480 from the devices.
+    Unavailable,
+    /// Ring timeout expired.
+    NoAnswer,
+}
+
+impl Condition {
+    /// Exit cause of the detail row and status of the record.
+    pub fn code(self) -> &'static str {
+        match self {
+            Condition::Busy => "BUSY",
+            Condition::Unavailable => "UNAVAILABLE",
+            Condition::NoAnswer => "NOANSWER",
+        }
+    }
+
+    /// Status sent to the caller when the overflow hangs up.
+    pub fn sip_status(self) -> (u16, &'static str) {
+        match self {
+            Condition::Busy => (486, "Busy Here"),
+            Condition::Unavailable => (480, "Temporarily Unavailable"),
+            Condition::NoAnswer => (480, "No Answer"),
+        }
+    }
+}

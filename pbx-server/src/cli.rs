@@ -1,0 +1,176 @@
+//! The sub-commands behind `main.rs`, as a library so tests can call them too.
+
+use crate::config::Settings;
+use crate::core::wall_ms;
+use crate::server;
+use crate::store::Store;
+use anyhow::Context;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// A parsed sub-command.
+pub enum Command {
+    /// Run the PBX until SIGINT/SIGTERM.
+    Run(Box<Settings>),
+    /// Print call records.
+    Cdr {
+        /// JSON lines instead of a table.
+        json: bool,
+        /// Only the last N.
+        last: Option<i64>,
+    },
+    /// Print the registered locations.
+    Locations,
+    /// Create the demo data.
+    SeedDemo,
+    /// Add a SIP account to an extension.
+    AddAccount {
+        /// Extension number.
+        extension: String,
+        /// SIP username.
+        username: String,
+        /// SIP password.
+        password: String,
+    },
+    /// Change extension settings.
+    SetExtension {
+        /// Extension number.
+        number: String,
+        /// `field=value` pairs.
+        settings: Vec<String>,
+    },
+}
+
+fn url(data_dir: &std::path::Path, database_url: &Option<String>) -> String {
+    match database_url {
+        Some(u) => u.clone(),
+        None => format!("sqlite://{}?mode=rwc", data_dir.join("centralino.db").display()),
+    }
+}
+
+/// Runs a command.
+pub async fn dispatch(data_dir: PathBuf, database_url: Option<String>, cmd: Command) -> anyhow::Result<()> {
+    match cmd {
+        Command::Run(mut s) => {
+            s.data_dir = data_dir;
+            s.database_url = database_url;
+            run(*s).await
+        }
+        Command::Cdr { json, last } => {
+            std::fs::create_dir_all(&data_dir)?;
+            let store = Store::connect(&url(&data_dir, &database_url)).await?;
+            let mut records = store.cdr_list(None).await?;
+            if let Some(n) = last {
+                let n = usize::try_from(n.max(0)).unwrap_or(0);
+                let skip = records.len().saturating_sub(n);
+                records.drain(..skip);
+            }
+            let mut out = std::io::stdout().lock();
+            for r in records {
+                if json {
+                    writeln!(out, "{}", r.to_json())?;
+                } else {
+                    writeln!(
+                        out,
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{}s",
+                        r.unique_id,
+                        r.status.as_deref().unwrap_or("(open)"),
+                        r.caller,
+                        r.called,
+                        r.answered_by.as_deref().unwrap_or("-"),
+                        r.start_ms,
+                        r.duration_s.unwrap_or(0)
+                    )?;
+                }
+            }
+            Ok(())
+        }
+        Command::Locations => {
+            std::fs::create_dir_all(&data_dir)?;
+            let store = Store::connect(&url(&data_dir, &database_url)).await?;
+            let mut out = std::io::stdout().lock();
+            for l in store.load_locations(wall_ms()).await? {
+                let v = serde_json::json!({
+                    "account_id": l.account_id,
+                    "contact": l.contact,
+                    "source": format!("{}:{}", l.source_ip, l.source_port),
+                    "transport": l.transport,
+                    "expires_at_ms": l.expires_at_ms,
+                    "user_agent": l.user_agent,
+                });
+                writeln!(out, "{v}")?;
+            }
+            Ok(())
+        }
+        Command::SeedDemo => {
+            std::fs::create_dir_all(&data_dir)?;
+            let store = Store::connect(&url(&data_dir, &database_url)).await?;
+            store.seed_demo().await?;
+            Ok(())
+        }
+        Command::AddAccount {
+            extension,
+            username,
+            password,
+        } => {
+            std::fs::create_dir_all(&data_dir)?;
+            let store = Store::connect(&url(&data_dir, &database_url)).await?;
+            store
+                .add_account_to_extension(&extension, &username, &password)
+                .await
+                .with_context(|| format!("adding account {username} to extension {extension}"))?;
+            Ok(())
+        }
+        Command::SetExtension { number, settings } => {
+            std::fs::create_dir_all(&data_dir)?;
+            let store = Store::connect(&url(&data_dir, &database_url)).await?;
+            for kv in settings {
+                let (k, v) = kv
+                    .split_once('=')
+                    .with_context(|| format!("expected field=value, got {kv:?}"))?;
+                let v = (!v.is_empty()).then_some(v);
+                store
+                    .set_extension_field(&number, k, v)
+                    .await
+                    .with_context(|| format!("setting {k} on extension {number}"))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn run(settings: Settings) -> anyhow::Result<()> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let (bound, handle) = server::start(settings, rx).await?;
+    // One machine-readable line on stdout: tests and scripts read the ports from it.
+    println!("READY sip={} http={}", bound.sip, bound.http);
+    tracing::info!(sip = %bound.sip, http = %bound.http, "Centralino PBX running");
+    let _ = std::io::stdout().flush();
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    let _ = tx.send(true);
+    let _ = handle.await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,50 @@
+//! Runtime settings, from flags and environment variables (see `main.rs`).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// What `pbx-server run` needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Directory holding the SQLite file and other state.
+    pub data_dir: PathBuf,
+    /// Database URL; `None` = `sqlite://<data_dir>/centralino.db`.
+    pub database_url: Option<String>,
+    /// Address the SIP, RTP and HTTP sockets bind to.
+    pub bind: IpAddr,
+    /// Address written into SIP headers and SDP; defaults to `bind` (or 127.0.0.1 when
+    /// bound to the unspecified address).
+    pub advertised: Option<IpAddr>,
+    /// SIP port (UDP and TCP); 0 lets the OS choose (tests).
+    pub sip_port: u16,
+    /// HTTP port; 0 lets the OS choose.
+    pub http_port: u16,
+    /// RTP port range for the media relay.
+    pub rtp_min: u16,
+    /// RTP port range end (inclusive).
+    pub rtp_max: u16,
+    /// Create the demo data on an empty database.
+    pub demo: bool,
+}
+
+impl Settings {
+    /// The effective database URL.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("centralino.db").display()
+            ),
+        }
+    }
+
+    /// The address to advertise in SIP and SDP.
+    pub fn advertised_ip(&self) -> IpAddr {
+        match self.advertised {
+            Some(ip) => ip,
+            None if self.bind.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
+            None => self.bind,
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! The SIP core task: owns the transaction endpoint, the directory, the registrar and the
+//! call engine, and passes each request through a short pipeline:
+//! registrar → in-dialog routing → call engine → fallback (481 / 405).
+
+use crate::calls::{Engine, Now};
+use crate::directory::Directory;
+use crate::guard::Guard;
+use crate::registrar::{self, LocationChange};
+use crate::sip_io::{Inbound, SipSender};
+use crate::store::{CdrRecord, Store};
+use sip_core::transaction::{Endpoint, Event, TxnId};
+use sip_core::{MessageExt, Method, Peer, Request, Response};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, watch};
+
+/// How often expired locations are swept.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// How often the heartbeat (used to close calls after a crash) is written.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+
+/// Live counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct CoreMetrics {
+    /// Registered accounts.
+    pub registered: AtomicU64,
+    /// Calls in progress.
+    pub active_calls: AtomicU64,
+    /// Malformed SIP messages dropped.
+    pub malformed: AtomicU64,
+    /// SIP messages received.
+    pub received: AtomicU64,
+}
+
+/// Writes to the store, in order, off the SIP task.
+pub enum DbOp {
+    /// A location change.
+    Location(LocationChange),
+    /// A call record, inserted or updated.
+    Cdr(Box<CdrRecord>),
+    /// Liveness mark.
+    Heartbeat(i64),
+}
+
+/// The database writer: applies operations one by one, so a record's updates land in order.
+pub async fn db_writer(store: Store, mut rx: mpsc::UnboundedReceiver<DbOp>) {
+    while let Some(op) = rx.recv().await {
+        let res = match op {
+            DbOp::Location(LocationChange::Upsert(l)) => store.upsert_location(&l).await,
+            DbOp::Location(LocationChange::Delete(id)) => store.delete_location(id).await,
+            DbOp::Cdr(c) => store.cdr_upsert(&c).await,
+            DbOp::Heartbeat(ms) => store.set_heartbeat(ms).await,
+        };
+        if let Err(e) = res {
+            tracing::error!(error = %e, "store write failed");
+        }
+    }
+}
+
+/// Wall-clock milliseconds. The core is the driver, so it owns the clock.
+pub fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The SIP core.
+pub struct Core {
+    pub(crate) ep: Endpoint,
+    pub(crate) dir: Directory,
+    pub(crate) guard: Guard,
+    pub(crate) engine: Engine,
+    pub(crate) sender: SipSender,
+    pub(crate) db: mpsc::UnboundedSender<DbOp>,
+    pub(crate) metrics: Arc<CoreMetrics>,
+    pub(crate) status: Arc<std::sync::Mutex<crate::http::StatusSnapshot>>,
+}
+
+impl Core {
+    /// Runs until `shutdown` flips.
+    pub async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, mut shutdown: watch::Receiver<bool>) {
+        let mut next_sweep = Instant::now() + SWEEP_EVERY;
+        let mut next_heartbeat = Instant::now();
+        loop {
+            self.flush();
+            let now = Instant::now();
+            if now >= next_sweep {
+                let wall = wall_ms();
+                for id in self.dir.expire(wall) {
+                    tracing::info!(account_id = id, "registration expired");
+                    let _ = self.db.send(DbOp::Location(LocationChange::Delete(id)));
+                }
+                next_sweep = now + SWEEP_EVERY;
+                self.publish_status();
+            }
+            if now >= next_heartbeat {
+                let _ = self.db.send(DbOp::Heartbeat(wall_ms()));
+                next_heartbeat = now + HEARTBEAT_EVERY;
+            }
+            self.publish_metrics();
+            let deadline = [self.ep.poll_timeout(), self.engine.poll_timeout(), Some(next_sweep), Some(next_heartbeat)]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(now + SWEEP_EVERY);
+            tokio::select! {
+                msg = inbound.recv() => {
+                    let Some(msg) = msg else { break };
+                    let now = Instant::now();
+                    self.metrics.received.fetch_add(1, Ordering::Relaxed);
+                    if self.guard.is_banned(now, msg.peer.addr.ip()) {
+                        continue;
+                    }
+                    self.ep.handle_datagram(now, msg.peer, &msg.data);
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    let now = self.now();
+                    self.ep.handle_timeout(now.mono);
+                    self.engine.handle_timeout(&mut self.ep, &self.dir, now);
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+        self.flush();
+    }
+
+    fn now(&self) -> Now {
+        Now {
+            mono: Instant::now(),
+            wall_ms: wall_ms(),
+        }
+    }
+
+    fn publish_status(&self) {
+        let extensions = self
+            .dir
+            .extensions()
+            .into_iter()
+            .map(|e| crate::http::ExtensionStatus {
+                number: e.number.clone(),
+                name: e.name.clone(),
+                devices: self
+                    .dir
+                    .accounts_of(&e.number)
+                    .filter_map(|a| {
+                        self.dir
+                            .location(a.id)
+                            .map(|l| format!("{}@{}:{}", a.username, l.source_ip, l.source_port))
+                    })
+                    .collect(),
+            })
+            .collect();
+        if let Ok(mut s) = self.status.lock() {
+            s.extensions = extensions;
+        }
+    }
+
+    fn publish_metrics(&self) {
+        self.metrics.registered.store(self.dir.registered() as u64, Ordering::Relaxed);
+        self.metrics.active_calls.store(self.engine.active_calls() as u64, Ordering::Relaxed);
+        self.metrics.malformed.store(self.ep.malformed, Ordering::Relaxed);
+    }
+
+    /// Drains events and transmits until both are empty.
+    fn flush(&mut self) {
+        loop {
+            let mut progressed = false;
+            while let Some(ev) = self.ep.poll_event() {
+                progressed = true;
+                let now = self.now();
+                match ev {
+                    Event::Request { id, request, peer } => self.route(now, id, request, peer),
+                    Event::Cancelled { invite } => self.engine.on_cancelled(&mut self.ep, now, invite),
+                    Event::Response { id, response } => {
+                        self.engine.on_response(&mut self.ep, &self.dir, now, id, response)
+                    }
+                    Event::Timeout { id } => self.engine.on_timeout(&mut self.ep, &self.dir, now, id),
+                }
+                for rec in self.engine.outbox.drain(..) {
+                    let _ = self.db.send(DbOp::Cdr(Box::new(rec)));
+                }
+            }
+            while let Some(t) = self.ep.poll_transmit() {
+                progressed = true;
+                self.sender.send(t.peer, t.data);
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn route(&mut self, now: Now, id: Option<TxnId>, req: Request, peer: Peer) {
+        let _span = tracing::debug_span!("route", method = %req.method, from = %peer.addr).entered();
+        // registrar
+        if req.method == Method::Register {
+            if let Some(id) = id {
+                let (resp, change) =
+                    registrar::handle_register(&mut self.dir, &mut self.guard, now.mono, now.wall_ms, &req, peer);
+                let _ = self.ep.respond(now.mono, id, resp);
+                if let Some(c) = change {
+                    let _ = self.db.send(DbOp::Location(c));
+                }
+            }
+            return;
+        }
+        // in-dialog routing
+        if req.to_tag().is_some() || req.method == Method::Ack {
+            if self.engine.owns_dialog(req.call_id()) {
+                self.engine.on_in_dialog(&mut self.ep, now, id, req);
+            } else if let Some(id) = id {
+                self.reply(now, id, &req, 481, "Call/Transaction Does Not Exist");
+            }
+            return;
+        }
+        let Some(id) = id else { return };
+        // call engine, then fallback
+        match req.method {
+            Method::Invite => self.engine.on_invite(&mut self.ep, &self.dir, &mut self.guard, now, id, req, peer),
+            Method::Options => {
+                let mut r = Response::for_request(&req, 200, "OK");
+                r.set_to_tag(&sip_core::transaction::random_token(10));
+                r.headers.push("Allow", sip_core::ALLOW);
+                r.headers.push("Accept", "application/sdp");
+                let _ = self.ep.respond(now.mono, id, r);
+            }
+            Method::Subscribe | Method::Publish => self.reply(now, id, &req, 489, "Bad Event"),
+            _ => {
+                let mut r = Response::for_request(&req, 405, "Method Not Allowed");
+                r.set_to_tag(&sip_core::transaction::random_token(10));
+                r.headers.push("Allow", sip_core::ALLOW);
+                let _ = self.ep.respond(now.mono, id, r);
+            }
+        }
+    }
+
+    fn reply(&mut self, now: Now, id: TxnId, req: &Request, status: u16, reason: &str) {
+        let mut r = Response::for_request(req, status, reason);
+        r.set_to_tag(&sip_core::transaction::random_token(10));
+        let _ = self.ep.respond(now.mono, id, r);
+    }
+}

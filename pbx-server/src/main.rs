@@ -1,0 +1,142 @@
+//! `pbx-server`: the Centralino PBX binary.
+
+use clap::{Parser, Subcommand};
+use pbx_server::config::Settings;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "pbx-server", version, about = "Centralino IP-PBX")]
+struct Cli {
+    /// Directory for the SQLite database and other state.
+    #[arg(long, env = "CENTRALINO_DATA_DIR", default_value = "./data", global = true)]
+    data_dir: PathBuf,
+    /// Database URL (`sqlite://...` or `postgres://...`); default: SQLite in the data dir.
+    #[arg(long, env = "CENTRALINO_DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the PBX.
+    Run {
+        /// Address to bind SIP, RTP and HTTP to.
+        #[arg(long, env = "CENTRALINO_BIND", default_value = "0.0.0.0")]
+        bind: IpAddr,
+        /// Address to write into SIP headers and SDP (default: the bind address).
+        #[arg(long, env = "CENTRALINO_ADVERTISE")]
+        advertise: Option<IpAddr>,
+        /// SIP port (UDP and TCP); 0 picks a free one.
+        #[arg(long, env = "CENTRALINO_SIP_PORT", default_value_t = 5060)]
+        sip_port: u16,
+        /// HTTP port; 0 picks a free one.
+        #[arg(long, env = "CENTRALINO_HTTP_PORT", default_value_t = 8080)]
+        http_port: u16,
+        /// First RTP port of the relay.
+        #[arg(long, env = "CENTRALINO_RTP_MIN", default_value_t = 10000)]
+        rtp_min: u16,
+        /// Last RTP port of the relay.
+        #[arg(long, env = "CENTRALINO_RTP_MAX", default_value_t = 20000)]
+        rtp_max: u16,
+        /// Create demo extensions 201-208 on an empty database.
+        #[arg(long, env = "CENTRALINO_DEMO")]
+        demo: bool,
+    },
+    /// Print call records.
+    Cdr {
+        /// One JSON object per line, newest last.
+        #[arg(long)]
+        json: bool,
+        /// Only the last N records.
+        #[arg(long)]
+        last: Option<i64>,
+    },
+    /// Print the registered locations as JSON lines.
+    Locations,
+    /// Create the demo data (extensions 201-208) on an empty database, then exit.
+    SeedDemo,
+    /// Add a SIP account (another device) to an extension.
+    AddAccount {
+        /// Extension number.
+        extension: String,
+        /// SIP username (unique).
+        username: String,
+        /// SIP password.
+        password: String,
+    },
+    /// Change a setting of an extension (`ring_timeout_s=5`, `overflow_noanswer=extension:202`,
+    /// `busy_level=1`, ...); an empty value (`busy_level=`) goes back to the template.
+    SetExtension {
+        /// Extension number.
+        number: String,
+        /// `field=value` pairs.
+        settings: Vec<String>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(pbx_server::cli::dispatch(cli.data_dir, cli.database_url, cli.cmd.into())) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+impl From<Cmd> for pbx_server::cli::Command {
+    fn from(c: Cmd) -> Self {
+        use pbx_server::cli::Command;
+        match c {
+            Cmd::Run {
+                bind,
+                advertise,
+                sip_port,
+                http_port,
+                rtp_min,
+                rtp_max,
+                demo,
+            } => Command::Run(Box::new(Settings {
+                data_dir: PathBuf::new(),
+                database_url: None,
+                bind,
+                advertised: advertise,
+                sip_port,
+                http_port,
+                rtp_min,
+                rtp_max,
+                demo,
+            })),
+            Cmd::Cdr { json, last } => Command::Cdr { json, last },
+            Cmd::Locations => Command::Locations,
+            Cmd::SetExtension { number, settings } => Command::SetExtension { number, settings },
+            Cmd::SeedDemo => Command::SeedDemo,
+            Cmd::AddAccount {
+                extension,
+                username,
+                password,
+            } => Command::AddAccount {
+                extension,
+                username,
+                password,
+            },
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The media relay's I/O shell: two UDP sockets per call, one tokio task each call,
+//! the forwarding decisions made by `media_core::relay::Relay`.
+
+use media_core::relay::{LegSide, Relay};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+/// Counters shown on `/metrics` and used by the benchmarks.
+#[derive(Debug, Default)]
+pub struct MediaMetrics {
+    /// RTP/RTCP packets forwarded.
+    pub packets: AtomicU64,
+    /// Bytes forwarded.
+    pub bytes: AtomicU64,
+    /// Relays currently running.
+    pub active: AtomicU64,
+}
+
+enum Ctl {
+    Signalled(LegSide, Option<SocketAddr>),
+    Stop,
+}
+
+/// A running relay; dropping it stops the task.
+#[derive(Debug)]
+pub struct RelayHandle {
+    /// Port the A leg (caller) sends to.
+    pub port_a: u16,
+    /// Port the B legs (callees) send to.
+    pub port_b: u16,
+    ctl: mpsc::UnboundedSender<Ctl>,
+}
+
+impl RelayHandle {
+    /// Updates the address a leg signalled in SDP.
+    pub fn set_signalled(&self, side: LegSide, addr: Option<SocketAddr>) {
+        let _ = self.ctl.send(Ctl::Signalled(side, addr));
+    }
+}
+
+impl Drop for RelayHandle {
+    fn drop(&mut self) {
+        let _ = self.ctl.send(Ctl::Stop);
+    }
+}
+
+/// Hands out relay port pairs from the configured RTP range, round robin.
+#[derive(Debug)]
+pub struct PortPool {
+    bind: IpAddr,
+    min: u16,
+    max: u16,
+    next: u16,
+    metrics: Arc<MediaMetrics>,
+}
+
+impl PortPool {
+    /// A pool over `min..=max` (even ports only, RTP convention).
+    pub fn new(bind: IpAddr, min: u16, max: u16, metrics: Arc<MediaMetrics>) -> PortPool {
+        let min = min + (min % 2);
+        PortPool {
+            bind,
+            min,
+            max,
+            next: min,
+            metrics,
+        }
+    }
+
+    fn bind_one(&mut self) -> io::Result<std::net::UdpSocket> {
+        let span = u32::from(self.max.saturating_sub(self.min)) / 2 + 1;
+        for _ in 0..span {
+            let port = self.next;
+            self.next = if self.next.saturating_add(2) > self.max {
+                self.min
+            } else {
+                self.next + 2
+            };
+            if let Ok(s) = std::net::UdpSocket::bind((self.bind, port)) {
+                s.set_nonblocking(true)?;
+                return Ok(s);
+            }
+        }
+        Err(io::Error::new(io::ErrorKind::AddrInUse, "RTP port range exhausted"))
+    }
+
+    /// Binds two sockets and starts the relay task.
+    pub fn start(&mut self) -> io::Result<RelayHandle> {
+        let a = UdpSocket::from_std(self.bind_one()?)?;
+        let b = UdpSocket::from_std(self.bind_one()?)?;
+        let port_a = a.local_addr()?.port();
+        let port_b = b.local_addr()?.port();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let metrics = self.metrics.clone();
+        tokio::spawn(run(a, b, rx, metrics));
+        Ok(RelayHandle {
+            port_a,
+            port_b,
+            ctl: tx,
+        })
+    }
+}
+
+/// Largest datagram relayed; RTP over Ethernet stays well below.
+const MAX_DATAGRAM: usize = 2048;
+
+async fn run(a: UdpSocket, b: UdpSocket, mut ctl: mpsc::UnboundedReceiver<Ctl>, m: Arc<MediaMetrics>) {
+    m.active.fetch_add(1, Ordering::Relaxed);
+    let mut relay = Relay::new();
+    let mut buf_a = vec![0u8; MAX_DATAGRAM];
+    let mut buf_b = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let (side, n, src) = tokio::select! {
+            r = a.recv_from(&mut buf_a) => match r {
+                Ok((n, src)) => (LegSide::A, n, src),
+                Err(_) => continue,
+            },
+            r = b.recv_from(&mut buf_b) => match r {
+                Ok((n, src)) => (LegSide::B, n, src),
+                Err(_) => continue,
+            },
+            c = ctl.recv() => match c {
+                Some(Ctl::Signalled(side, addr)) => { relay.set_signalled(side, addr); continue }
+                Some(Ctl::Stop) | None => break,
+            },
+        };
+        let data = match side {
+            LegSide::A => &buf_a[..n],
+            LegSide::B => &buf_b[..n],
+        };
+        if let Some(fwd) = relay.on_packet(Instant::now(), side, src, data) {
+            let out = match fwd.to_leg {
+                LegSide::A => &a,
+                LegSide::B => &b,
+            };
+            if out.send_to(data, fwd.dest).await.is_ok() {
+                m.packets.fetch_add(1, Ordering::Relaxed);
+                m.bytes.fetch_add(n as u64, Ordering::Relaxed);
+            }
+        }
+    }
+    m.active.fetch_sub(1, Ordering::Relaxed);
+}

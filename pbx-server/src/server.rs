@@ -1,0 +1,104 @@
+//! Starting the whole PBX: store, crash recovery, demo data, SIP, media, HTTP.
+
+use crate::calls::dialog::Local;
+use crate::calls::Engine;
+use crate::config::Settings;
+use crate::core::{db_writer, wall_ms, Core, CoreMetrics};
+use crate::directory::Directory;
+use crate::guard::Guard;
+use crate::http::{self, HttpState, StatusSnapshot};
+use crate::media::{MediaMetrics, PortPool};
+use crate::sip_io;
+use crate::store::Store;
+use sip_core::transaction::{Endpoint, EndpointConfig};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, watch};
+
+/// Addresses the server ended up listening on (ports may have been 0).
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    /// SIP (UDP and TCP).
+    pub sip: SocketAddr,
+    /// HTTP.
+    pub http: SocketAddr,
+}
+
+/// Opens the store, closes calls a crash left open, seeds the demo data if asked.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&settings.data_dir)?;
+    let store = Store::connect(&settings.database_url()).await?;
+    if settings.demo {
+        store.seed_demo().await?;
+    }
+    let closed = store.cdr_recover_open(wall_ms()).await?;
+    if closed > 0 {
+        tracing::warn!(closed, "closed call records left open by a previous run");
+    }
+    Ok(store)
+}
+
+/// Starts every part; returns the bound addresses and a future that runs until `shutdown`.
+pub async fn start(settings: Settings, shutdown: watch::Receiver<bool>) -> anyhow::Result<(Bound, tokio::task::JoinHandle<()>)> {
+    let store = open_store(&settings).await?;
+    let loaded = store.load_directory().await?;
+    let tenant = loaded
+        .tenant_domain
+        .clone()
+        .unwrap_or_else(|| "default".to_string());
+    let locations = store.load_locations(wall_ms()).await?;
+    let cdr_seq = store.cdr_count().await?.max(0) as u64;
+    let dir = Directory::from_store(loaded, locations);
+    tracing::info!(registered = dir.registered(), "locations restored");
+
+    let (sender, inbound, sip_addr) = sip_io::start(SocketAddr::new(settings.bind, settings.sip_port)).await?;
+    let media_metrics = Arc::new(MediaMetrics::default());
+    let ports = PortPool::new(settings.bind, settings.rtp_min, settings.rtp_max, media_metrics.clone());
+    let local = Local {
+        ip: settings.advertised_ip(),
+        port: sip_addr.port(),
+    };
+    let (db_tx, db_rx) = mpsc::unbounded_channel();
+    let db_task = tokio::spawn(db_writer(store.clone(), db_rx));
+    let metrics = Arc::new(CoreMetrics::default());
+    let status = Arc::new(Mutex::new(StatusSnapshot::default()));
+    let core = Core {
+        ep: Endpoint::new(EndpointConfig::default()),
+        dir,
+        guard: Guard::new(&tenant),
+        engine: Engine::new(local, &tenant, ports, cdr_seq),
+        sender,
+        db: db_tx,
+        metrics: metrics.clone(),
+        status: status.clone(),
+    };
+
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(settings.bind, settings.http_port)).await?;
+    let http_addr = listener.local_addr()?;
+    let app = http::router(HttpState {
+        core: metrics,
+        media: media_metrics,
+        status,
+    });
+    let mut http_shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = http_shutdown.changed().await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "http server failed");
+        }
+    });
+    let handle = tokio::spawn(async move {
+        core.run(inbound, shutdown).await;
+        // The core dropped its sender: the writer drains what is queued, then ends.
+        let _ = db_task.await;
+    });
+    Ok((
+        Bound {
+            sip: sip_addr,
+            http: http_addr,
+        },
+        handle,
+    ))
+}

@@ -1,0 +1,94 @@
+//! Registrar locations and the liveness heartbeat.
+
+use super::{Location, Result, Store};
+use sqlx::Row;
+
+impl Store {
+    /// Stores an account's location (replacing the previous one: last REGISTER wins).
+    pub async fn upsert_location(&self, l: &Location) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO location (account_id, contact, source_ip, source_port, transport, expires_at_ms, user_agent, registered_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (account_id) DO UPDATE SET contact = excluded.contact, source_ip = excluded.source_ip, \
+             source_port = excluded.source_port, transport = excluded.transport, expires_at_ms = excluded.expires_at_ms, \
+             user_agent = excluded.user_agent, registered_at_ms = excluded.registered_at_ms",
+        )
+        .bind(l.account_id)
+        .bind(&l.contact)
+        .bind(&l.source_ip)
+        .bind(l.source_port)
+        .bind(&l.transport)
+        .bind(l.expires_at_ms)
+        .bind(&l.user_agent)
+        .bind(l.registered_at_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets an account's location.
+    pub async fn delete_location(&self, account_id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM location WHERE account_id = $1")
+            .bind(account_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Locations still valid at `now_ms`.
+    pub async fn load_locations(&self, now_ms: i64) -> Result<Vec<Location>> {
+        let rows = sqlx::query(
+            "SELECT account_id, contact, source_ip, source_port, transport, expires_at_ms, user_agent, registered_at_ms \
+             FROM location WHERE expires_at_ms > $1 ORDER BY account_id",
+        )
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(Location {
+                account_id: r.try_get("account_id")?,
+                contact: r.try_get("contact")?,
+                source_ip: r.try_get("source_ip")?,
+                source_port: r.try_get("source_port")?,
+                transport: r.try_get("transport")?,
+                expires_at_ms: r.try_get("expires_at_ms")?,
+                user_agent: r.try_get("user_agent")?,
+                registered_at_ms: r.try_get("registered_at_ms")?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Deletes expired locations; returns how many.
+    pub async fn purge_expired_locations(&self, now_ms: i64) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM location WHERE expires_at_ms <= $1")
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    /// Records that the server was alive at `now_ms`.
+    pub async fn set_heartbeat(&self, now_ms: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO server_state (key, value) VALUES ('heartbeat', $1) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The last heartbeat.
+    pub async fn heartbeat(&self) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT value FROM server_state WHERE key = 'heartbeat'")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get("value")?),
+            None => None,
+        })
+    }
+}
