@@ -92,9 +92,9 @@ impl Guard {
         };
         let creds = req
             .headers
-            .get_all(header)
+            .get_all_raw(header)
             .into_iter()
-            .filter_map(|v| auth::Credentials::parse(&v).ok())
+            .filter_map(|v| auth::Credentials::parse(v).ok())
             .find(|c| c.realm == self.realm);
         let Some(creds) = creds else {
             return Verdict::Challenge(self.challenge(req, proxy, wall_secs, false));

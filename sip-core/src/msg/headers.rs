@@ -95,6 +95,17 @@ impl Headers {
             .collect()
     }
 
+    /// Every value of `name` as received, not split at commas (for headers whose values
+    /// contain commas, such as Authorization and WWW-Authenticate).
+    pub fn get_all_raw(&self, name: &str) -> Vec<&str> {
+        let name = canonical_name(name);
+        self.0
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(&name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// Replaces every `name` header with one holding `value`, keeping the first one's place.
     pub fn set(&mut self, name: &str, value: impl Into<String>) {
         let name = canonical_name(name);
