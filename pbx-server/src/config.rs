@@ -25,6 +25,8 @@ pub struct Settings {
     pub rtp_max: u16,
     /// Create the demo data on an empty database.
     pub demo: bool,
+    /// Offer SHA-256 digest challenges besides MD5.
+    pub digest_sha256: bool,
 }
 
 impl Settings {

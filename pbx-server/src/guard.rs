@@ -4,7 +4,7 @@
 //! ban as `security: banned src=<ip>`, so fail2ban can match them.
 
 use sip_core::auth::{self, Algorithm, NonceCheck, NonceSource};
-use sip_core::{MessageExt, Request, Response};
+use sip_core::{Request, Response};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -43,15 +43,20 @@ struct Failures {
 /// Per-server authentication state.
 pub struct Guard {
     realm: String,
+    /// Also offer an RFC 8760 SHA-256 challenge (after MD5). Off by default: some deployed
+    /// clients (baresip 1.0's libre among them) abort on a challenge they cannot answer
+    /// instead of skipping it. See docs/decisions/005-digest.md.
+    offer_sha256: bool,
     nonces: NonceSource,
     failures: HashMap<IpAddr, Failures>,
 }
 
 impl Guard {
     /// A guard for one realm.
-    pub fn new(realm: &str) -> Guard {
+    pub fn new(realm: &str, offer_sha256: bool) -> Guard {
         Guard {
             realm: realm.to_string(),
+            offer_sha256,
             nonces: NonceSource::new(),
             failures: HashMap::new(),
         }
@@ -154,7 +159,12 @@ impl Guard {
         let nonce = self.nonces.make(wall_secs, &self.realm);
         // MD5 first: SIPp and many deployed phones take the first challenge and know only
         // MD5 (RFC 8760 lets the server order by its preference; compatibility wins here).
-        for alg in [Algorithm::Md5, Algorithm::Sha256] {
+        let algs: &[Algorithm] = if self.offer_sha256 {
+            &[Algorithm::Md5, Algorithm::Sha256]
+        } else {
+            &[Algorithm::Md5]
+        };
+        for &alg in algs {
             let ch = auth::Challenge {
                 realm: self.realm.clone(),
                 nonce: nonce.clone(),
@@ -165,7 +175,6 @@ impl Guard {
             };
             resp.headers.push(header, ch.to_header_value());
         }
-        let _ = req.call_id();
         resp
     }
 }

@@ -43,6 +43,9 @@ enum Cmd {
         /// Create demo extensions 201-208 on an empty database.
         #[arg(long, env = "CENTRALINO_DEMO")]
         demo: bool,
+        /// Also challenge with SHA-256 digest (RFC 8760), after MD5.
+        #[arg(long, env = "CENTRALINO_DIGEST_SHA256")]
+        digest_sha256: bool,
     },
     /// Print call records.
     Cdr {
@@ -113,6 +116,7 @@ impl From<Cmd> for pbx_server::cli::Command {
                 rtp_min,
                 rtp_max,
                 demo,
+                digest_sha256,
             } => Command::Run(Box::new(Settings {
                 data_dir: PathBuf::new(),
                 database_url: None,
@@ -123,6 +127,7 @@ impl From<Cmd> for pbx_server::cli::Command {
                 rtp_min,
                 rtp_max,
                 demo,
+                digest_sha256,
             })),
             Cmd::Cdr { json, last } => Command::Cdr { json, last },
             Cmd::Locations => Command::Locations,

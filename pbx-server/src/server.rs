@@ -65,7 +65,7 @@ pub async fn start(settings: Settings, shutdown: watch::Receiver<bool>) -> anyho
     let core = Core {
         ep: Endpoint::new(EndpointConfig::default()),
         dir,
-        guard: Guard::new(&tenant),
+        guard: Guard::new(&tenant, settings.digest_sha256),
         engine: Engine::new(local, &tenant, ports, cdr_seq),
         sender,
         db: db_tx,

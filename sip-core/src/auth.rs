@@ -319,11 +319,9 @@ fn expected_response(
 /// here: see [`NonceSource::check`].
 pub fn verify(creds: &Credentials, method: &str, ha1_hex: &str) -> bool {
     let qop = match (&creds.qop, &creds.nc, &creds.cnonce) {
-        (Some(q), Some(nc), Some(cnonce)) if q.eq_ignore_ascii_case("auth") => Some(QopAuth {
-            nc,
-            cnonce,
-            qop: q,
-        }),
+        (Some(q), Some(nc), Some(cnonce)) if q.eq_ignore_ascii_case("auth") => {
+            Some(QopAuth { nc, cnonce, qop: q })
+        }
         (Some(_), _, _) => return false,
         (None, _, _) => None,
     };
@@ -522,7 +520,12 @@ mod tests {
     #[test]
     fn rfc2617_example_verifies() -> R {
         let c = Credentials::parse(RFC2617_CREDENTIALS)?;
-        let h = ha1(Algorithm::Md5, "Mufasa", "testrealm@host.com", "Circle Of Life");
+        let h = ha1(
+            Algorithm::Md5,
+            "Mufasa",
+            "testrealm@host.com",
+            "Circle Of Life",
+        );
         assert!(verify(&c, "GET", &h));
         assert!(!verify(&c, "POST", &h));
         Ok(())
@@ -544,7 +547,10 @@ mod tests {
         );
         assert_eq!(c.response, "6629fae49393a05397450978507c4ef1");
         assert_eq!(c.nc.as_deref(), Some("00000001"));
-        assert_eq!(c.opaque.as_deref(), Some("5ccc069c403ebaf9f0171e9517f40e41"));
+        assert_eq!(
+            c.opaque.as_deref(),
+            Some("5ccc069c403ebaf9f0171e9517f40e41")
+        );
         assert_eq!(c, Credentials::parse(RFC2617_CREDENTIALS)?);
         Ok(())
     }
@@ -565,7 +571,12 @@ mod tests {
         assert_eq!(c.response, RFC7616_RESPONSE);
         let parsed = Credentials::parse(RFC7616_CREDENTIALS)?;
         assert_eq!(parsed, c);
-        let h = ha1(Algorithm::Sha256, "Mufasa", "http-auth@example.org", "Circle of Life");
+        let h = ha1(
+            Algorithm::Sha256,
+            "Mufasa",
+            "http-auth@example.org",
+            "Circle of Life",
+        );
         assert!(verify(&parsed, "GET", &h));
         Ok(())
     }
@@ -587,7 +598,11 @@ mod tests {
                 let c = respond(&parsed, "REGISTER", "sip:pbx", "201", "demo201", "cn", 1);
                 let back = Credentials::parse(&c.to_header_value())?;
                 assert_eq!(back, c);
-                assert!(verify(&back, "REGISTER", &ha1(alg, "201", "default", "demo201")));
+                assert!(verify(
+                    &back,
+                    "REGISTER",
+                    &ha1(alg, "201", "default", "demo201")
+                ));
             }
         }
         Ok(())
@@ -609,17 +624,35 @@ mod tests {
             assert!(verify(&c, "INVITE", &good));
             assert!(!verify(&c, "INVITE", &ha1(alg, "201", "default", "wrong")));
             assert!(!verify(&c, "REGISTER", &good));
-            let other_uri = Credentials { uri: "sip:999@pbx".into(), ..c.clone() };
+            let other_uri = Credentials {
+                uri: "sip:999@pbx".into(),
+                ..c.clone()
+            };
             assert!(!verify(&other_uri, "INVITE", &good));
-            let other_nc = Credentials { nc: Some("00000008".into()), ..c.clone() };
+            let other_nc = Credentials {
+                nc: Some("00000008".into()),
+                ..c.clone()
+            };
             assert!(!verify(&other_nc, "INVITE", &good));
-            let auth_int = Credentials { qop: Some("auth-int".into()), ..c.clone() };
+            let auth_int = Credentials {
+                qop: Some("auth-int".into()),
+                ..c.clone()
+            };
             assert!(!verify(&auth_int, "INVITE", &good));
-            let no_cnonce = Credentials { cnonce: None, ..c.clone() };
+            let no_cnonce = Credentials {
+                cnonce: None,
+                ..c.clone()
+            };
             assert!(!verify(&no_cnonce, "INVITE", &good));
-            let truncated = Credentials { response: c.response[..8].to_string(), ..c.clone() };
+            let truncated = Credentials {
+                response: c.response[..8].to_string(),
+                ..c.clone()
+            };
             assert!(!verify(&truncated, "INVITE", &good));
-            let upper = Credentials { response: c.response.to_ascii_uppercase(), ..c };
+            let upper = Credentials {
+                response: c.response.to_ascii_uppercase(),
+                ..c
+            };
             assert!(verify(&upper, "INVITE", &good), "hex case does not matter");
         }
     }
@@ -646,7 +679,10 @@ mod tests {
         assert_eq!(Algorithm::parse(Some("md5")), Ok(Algorithm::Md5));
         assert_eq!(Algorithm::parse(Some(" sha-256 ")), Ok(Algorithm::Sha256));
         for bad in ["MD5-sess", "SHA-256-sess", "SHA-512-256", "", "AKAv1-MD5"] {
-            assert!(matches!(Algorithm::parse(Some(bad)), Err(AuthError::Unsupported(_))), "{bad}");
+            assert!(
+                matches!(Algorithm::parse(Some(bad)), Err(AuthError::Unsupported(_))),
+                "{bad}"
+            );
         }
     }
 
@@ -661,13 +697,19 @@ mod tests {
         assert_eq!(s.check(&n, 1100, "other"), NonceCheck::Invalid);
         assert_eq!(NonceSource::new().check(&n, 1100, "r"), NonceCheck::Invalid);
         assert_eq!(
-            NonceSource::with_secret([7; 32]).with_max_age(50).check(&n, 1100, "r"),
+            NonceSource::with_secret([7; 32])
+                .with_max_age(50)
+                .check(&n, 1100, "r"),
             NonceCheck::Stale
         );
         // Timestamp tampered with: the MAC no longer matches.
         let forged = format!("{:016x}{}", 5000u64, &n[16..]);
         assert_eq!(s.check(&forged, 5000, "r"), NonceCheck::Invalid);
-        assert_eq!(s.check(&n.to_uppercase(), 1000, "r"), NonceCheck::Valid, "hex is hex");
+        assert_eq!(
+            s.check(&n.to_uppercase(), 1000, "r"),
+            NonceCheck::Valid,
+            "hex is hex"
+        );
     }
 
     #[test]
@@ -676,7 +718,10 @@ mod tests {
         // Our wall clock stepped back a little: still valid, and no underflow.
         assert_eq!(s.check(&s.make(1030, "r"), 1000, "r"), NonceCheck::Valid);
         assert_eq!(s.check(&s.make(2000, "r"), 1000, "r"), NonceCheck::Invalid);
-        assert_eq!(s.check(&s.make(u64::MAX, "r"), u64::MAX, "r"), NonceCheck::Valid);
+        assert_eq!(
+            s.check(&s.make(u64::MAX, "r"), u64::MAX, "r"),
+            NonceCheck::Valid
+        );
         assert_eq!(s.check(&s.make(0, "r"), u64::MAX, "r"), NonceCheck::Stale);
     }
 
@@ -686,7 +731,14 @@ mod tests {
         let n = s.make(1000, "r");
         let multibyte = format!("{}é{}", &n[..20], &n[22..]);
         assert_eq!(multibyte.len(), 48);
-        for bad in ["", "zz", &n[..47], &format!("{n}0"), &multibyte, &"g".repeat(48)] {
+        for bad in [
+            "",
+            "zz",
+            &n[..47],
+            &format!("{n}0"),
+            &multibyte,
+            &"g".repeat(48),
+        ] {
             assert_eq!(s.check(bad, 1000, "r"), NonceCheck::Invalid, "{bad:?}");
         }
     }
@@ -736,7 +788,10 @@ mod tests {
             assert!(Challenge::parse(b).is_err(), "challenge {b:?}");
         }
         assert_eq!(Challenge::parse("Basic realm=x"), Err(AuthError::NotDigest));
-        assert_eq!(Challenge::parse("Digest nonce=x"), Err(AuthError::Missing("realm")));
+        assert_eq!(
+            Challenge::parse("Digest nonce=x"),
+            Err(AuthError::Missing("realm"))
+        );
     }
 
     #[test]

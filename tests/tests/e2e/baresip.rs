@@ -37,10 +37,10 @@ fn baresip_registers_and_calls_sipp_through_the_pbx() {
     std::fs::write(
         dir.path().join("config"),
         format!(
-            "poll_method epoll\nsip_listen 127.0.0.1:{sip}\nnet_interface lo\n\
-audio_player aubridge,sink\naudio_source ausine,1000\naudio_alert aubridge,alert\n\
+            "poll_method epoll\nsip_listen 127.0.0.1:{sip}\nnet_interface 127.0.0.1\n\
+audio_player aubridge,sink\naudio_source ausine,1000\nausrc_srate 48000\nausrc_channels 2\nauplay_srate 48000\naudio_alert aubridge,alert\n\
 rtp_ports {m}-{m2}\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\nmodule ausine.so\n\
-module aubridge.so\nmodule ctrl_tcp.so\nmodule_app account.so\nctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
+module aubridge.so\nmodule ctrl_tcp.so\nmodule_app account.so\nmodule_app menu.so\nctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
             sip = free_udp_port(),
             m = bs_media,
             m2 = bs_media + 3,
