@@ -92,3 +92,37 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// Empties every table and resets the default templates (for test suites sharing one
+    /// PostgreSQL database). Never called by the server.
+    #[doc(hidden)]
+    pub async fn wipe_for_tests(&self) -> Result<()> {
+        for q in [
+            "DELETE FROM cdr_detail",
+            "DELETE FROM cdr",
+            "DELETE FROM location",
+            "DELETE FROM app_user",
+            "DELETE FROM sip_account",
+            "DELETE FROM extension",
+            "DELETE FROM server_state",
+            "UPDATE extension_template SET call_limit = 0, busy_level = 0, ring_timeout_s = 30, \
+             overflow_noanswer = 'hangup', overflow_busy = 'hangup', overflow_unavailable = 'hangup'",
+            "UPDATE account_template SET registration_check = 0, acl = NULL, nat = 0, min_expires = 60, \
+             max_expires = 3600, default_expires = 3600",
+        ] {
+            sqlx::query(q).execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    /// The stored password hash of a user (tests check it is argon2).
+    #[doc(hidden)]
+    pub async fn password_hash_for_tests(&self, username: &str) -> Result<String> {
+        Ok(sqlx::query("SELECT password_hash FROM app_user WHERE username = $1")
+            .bind(username)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("password_hash")?)
+    }
+}
