@@ -89,8 +89,14 @@ mod tests {
             let u = ulaw_decode(ulaw_encode(s));
             let a = alaw_decode(alaw_encode(s));
             let tol = (i32::from(s).abs() / 16).max(16);
-            assert!((i32::from(u) - i32::from(s)).abs() <= tol, "ulaw {s} -> {u}");
-            assert!((i32::from(a) - i32::from(s)).abs() <= tol, "alaw {s} -> {a}");
+            assert!(
+                (i32::from(u) - i32::from(s)).abs() <= tol,
+                "ulaw {s} -> {u}"
+            );
+            assert!(
+                (i32::from(a) - i32::from(s)).abs() <= tol,
+                "alaw {s} -> {a}"
+            );
         }
     }
 }

@@ -128,7 +128,13 @@ impl Relay {
     }
 
     /// A packet arrived on `from_leg`'s socket from `source`. Returns where to forward it.
-    pub fn on_packet(&mut self, now: Instant, from_leg: LegSide, source: SocketAddr, bytes: &[u8]) -> Option<Forward> {
+    pub fn on_packet(
+        &mut self,
+        now: Instant,
+        from_leg: LegSide,
+        source: SocketAddr,
+        bytes: &[u8],
+    ) -> Option<Forward> {
         let valid = is_rtcp(bytes) || RtpHeader::parse(bytes).is_ok();
         let leg = self.leg_mut(from_leg);
         if !valid {
@@ -139,7 +145,9 @@ impl Relay {
             None => leg.latched = Some(source),
             Some(l) if l == source => {}
             Some(_) => {
-                let silent = leg.last_heard.is_none_or(|t| now.saturating_duration_since(t) >= RELATCH_AFTER);
+                let silent = leg
+                    .last_heard
+                    .is_none_or(|t| now.saturating_duration_since(t) >= RELATCH_AFTER);
                 if silent {
                     leg.latched = Some(source);
                 } else {
@@ -194,12 +202,18 @@ mod tests {
         // A speaks from a NATed port: forwarded to B's signalled address, A latched.
         assert_eq!(
             r.on_packet(t, LegSide::A, addr(4444), &pkt(1)),
-            Some(Forward { to_leg: LegSide::B, dest: addr(5000) })
+            Some(Forward {
+                to_leg: LegSide::B,
+                dest: addr(5000)
+            })
         );
         // B's packets go to where A really is, not to its SDP.
         assert_eq!(
             r.on_packet(t, LegSide::B, addr(5000), &pkt(1)),
-            Some(Forward { to_leg: LegSide::A, dest: addr(4444) })
+            Some(Forward {
+                to_leg: LegSide::A,
+                dest: addr(4444)
+            })
         );
     }
 
@@ -209,10 +223,20 @@ mod tests {
         let t = Instant::now();
         r.set_signalled(LegSide::B, Some(addr(5000)));
         r.on_packet(t, LegSide::A, addr(4000), &pkt(1));
-        assert_eq!(r.on_packet(t + Duration::from_millis(20), LegSide::A, addr(6666), &pkt(2)), None);
+        assert_eq!(
+            r.on_packet(
+                t + Duration::from_millis(20),
+                LegSide::A,
+                addr(6666),
+                &pkt(2)
+            ),
+            None
+        );
         assert_eq!(r.leg(LegSide::A).latched(), Some(addr(4000)));
         let later = t + RELATCH_AFTER + Duration::from_millis(100);
-        assert!(r.on_packet(later, LegSide::A, addr(6666), &pkt(3)).is_some());
+        assert!(r
+            .on_packet(later, LegSide::A, addr(6666), &pkt(3))
+            .is_some());
         assert_eq!(r.leg(LegSide::A).latched(), Some(addr(6666)));
     }
 

@@ -53,7 +53,9 @@ impl RtpHeader {
         let extension = b[0] & 0x10 != 0;
         let mut header_len = 12 + usize::from(csrc_count) * 4;
         if extension {
-            let ext = b.get(header_len + 2..header_len + 4).ok_or(RtpError::TooShort)?;
+            let ext = b
+                .get(header_len + 2..header_len + 4)
+                .ok_or(RtpError::TooShort)?;
             header_len += 4 + usize::from(u16::from_be_bytes([ext[0], ext[1]])) * 4;
         }
         if b.len() < header_len {
@@ -83,7 +85,8 @@ impl RtpHeader {
     /// The payload of `b` (padding removed), given its parsed header.
     pub fn payload<'a>(&self, b: &'a [u8]) -> &'a [u8] {
         let end = if self.padding {
-            b.len().saturating_sub(usize::from(b.last().copied().unwrap_or(0)))
+            b.len()
+                .saturating_sub(usize::from(b.last().copied().unwrap_or(0)))
         } else {
             b.len()
         };
@@ -97,7 +100,14 @@ pub fn is_rtcp(b: &[u8]) -> bool {
 }
 
 /// Serialises a minimal RTP packet.
-pub fn write_rtp(payload_type: u8, marker: bool, sequence: u16, timestamp: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+pub fn write_rtp(
+    payload_type: u8,
+    marker: bool,
+    sequence: u16,
+    timestamp: u32,
+    ssrc: u32,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(12 + payload.len());
     out.push(0x80);
     out.push((payload_type & 0x7f) | if marker { 0x80 } else { 0 });
@@ -116,7 +126,10 @@ mod tests {
     fn roundtrip_and_errors() {
         let p = write_rtp(8, true, 7, 1600, 42, &[1, 2, 3]);
         let h = RtpHeader::parse(&p).unwrap();
-        assert_eq!((h.payload_type, h.marker, h.sequence, h.timestamp, h.ssrc), (8, true, 7, 1600, 42));
+        assert_eq!(
+            (h.payload_type, h.marker, h.sequence, h.timestamp, h.ssrc),
+            (8, true, 7, 1600, 42)
+        );
         assert_eq!(h.payload(&p), &[1, 2, 3]);
         assert_eq!(RtpHeader::parse(&p[..11]), Err(RtpError::TooShort));
         let mut v1 = p.clone();

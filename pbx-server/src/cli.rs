@@ -44,12 +44,19 @@ pub enum Command {
 fn url(data_dir: &std::path::Path, database_url: &Option<String>) -> String {
     match database_url {
         Some(u) => u.clone(),
-        None => format!("sqlite://{}?mode=rwc", data_dir.join("centralino.db").display()),
+        None => format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.join("centralino.db").display()
+        ),
     }
 }
 
 /// Runs a command.
-pub async fn dispatch(data_dir: PathBuf, database_url: Option<String>, cmd: Command) -> anyhow::Result<()> {
+pub async fn dispatch(
+    data_dir: PathBuf,
+    database_url: Option<String>,
+    cmd: Command,
+) -> anyhow::Result<()> {
     match cmd {
         Command::Run(mut s) => {
             s.data_dir = data_dir;

@@ -80,7 +80,11 @@ pub struct Core {
 
 impl Core {
     /// Runs until `shutdown` flips.
-    pub async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(
+        mut self,
+        mut inbound: mpsc::Receiver<Inbound>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         let mut next_sweep = Instant::now() + SWEEP_EVERY;
         let mut next_heartbeat = Instant::now();
         loop {
@@ -100,11 +104,16 @@ impl Core {
                 next_heartbeat = now + HEARTBEAT_EVERY;
             }
             self.publish_metrics();
-            let deadline = [self.ep.poll_timeout(), self.engine.poll_timeout(), Some(next_sweep), Some(next_heartbeat)]
-                .into_iter()
-                .flatten()
-                .min()
-                .unwrap_or(now + SWEEP_EVERY);
+            let deadline = [
+                self.ep.poll_timeout(),
+                self.engine.poll_timeout(),
+                Some(next_sweep),
+                Some(next_heartbeat),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(now + SWEEP_EVERY);
             tokio::select! {
                 msg = inbound.recv() => {
                     let Some(msg) = msg else { break };
@@ -158,9 +167,15 @@ impl Core {
     }
 
     fn publish_metrics(&self) {
-        self.metrics.registered.store(self.dir.registered() as u64, Ordering::Relaxed);
-        self.metrics.active_calls.store(self.engine.active_calls() as u64, Ordering::Relaxed);
-        self.metrics.malformed.store(self.ep.malformed, Ordering::Relaxed);
+        self.metrics
+            .registered
+            .store(self.dir.registered() as u64, Ordering::Relaxed);
+        self.metrics
+            .active_calls
+            .store(self.engine.active_calls() as u64, Ordering::Relaxed);
+        self.metrics
+            .malformed
+            .store(self.ep.malformed, Ordering::Relaxed);
     }
 
     /// Drains events and transmits until both are empty.
@@ -172,11 +187,16 @@ impl Core {
                 let now = self.now();
                 match ev {
                     Event::Request { id, request, peer } => self.route(now, id, request, peer),
-                    Event::Cancelled { invite } => self.engine.on_cancelled(&mut self.ep, now, invite),
-                    Event::Response { id, response } => {
-                        self.engine.on_response(&mut self.ep, &self.dir, now, id, response)
+                    Event::Cancelled { invite } => {
+                        self.engine.on_cancelled(&mut self.ep, now, invite)
                     }
-                    Event::Timeout { id } => self.engine.on_timeout(&mut self.ep, &self.dir, now, id),
+                    Event::Response { id, response } => {
+                        self.engine
+                            .on_response(&mut self.ep, &self.dir, now, id, response)
+                    }
+                    Event::Timeout { id } => {
+                        self.engine.on_timeout(&mut self.ep, &self.dir, now, id)
+                    }
                 }
                 for rec in self.engine.outbox.drain(..) {
                     let _ = self.db.send(DbOp::Cdr(Box::new(rec)));
@@ -193,12 +213,19 @@ impl Core {
     }
 
     fn route(&mut self, now: Now, id: Option<TxnId>, req: Request, peer: Peer) {
-        let _span = tracing::debug_span!("route", method = %req.method, from = %peer.addr).entered();
+        let _span =
+            tracing::debug_span!("route", method = %req.method, from = %peer.addr).entered();
         // registrar
         if req.method == Method::Register {
             if let Some(id) = id {
-                let (resp, change) =
-                    registrar::handle_register(&mut self.dir, &mut self.guard, now.mono, now.wall_ms, &req, peer);
+                let (resp, change) = registrar::handle_register(
+                    &mut self.dir,
+                    &mut self.guard,
+                    now.mono,
+                    now.wall_ms,
+                    &req,
+                    peer,
+                );
                 let _ = self.ep.respond(now.mono, id, resp);
                 if let Some(c) = change {
                     let _ = self.db.send(DbOp::Location(c));
@@ -218,7 +245,10 @@ impl Core {
         let Some(id) = id else { return };
         // call engine, then fallback
         match req.method {
-            Method::Invite => self.engine.on_invite(&mut self.ep, &self.dir, &mut self.guard, now, id, req, peer),
+            Method::Invite => {
+                self.engine
+                    .on_invite(&mut self.ep, &self.dir, &mut self.guard, now, id, req, peer)
+            }
             Method::Options => {
                 let mut r = Response::for_request(&req, 200, "OK");
                 r.set_to_tag(&sip_core::transaction::random_token(10));

@@ -94,7 +94,9 @@ impl Directory {
         for e in d.extensions {
             let ext = Extension {
                 id: e.id,
-                name: format!("{} {}", e.first_name, e.last_name).trim().to_string(),
+                name: format!("{} {}", e.first_name, e.last_name)
+                    .trim()
+                    .to_string(),
                 number: e.number,
                 enabled: e.enabled,
                 call_limit: e.call_limit.max(0) as u32,
@@ -151,7 +153,9 @@ impl Directory {
     /// Accounts of an extension.
     pub fn accounts_of(&self, number: &str) -> impl Iterator<Item = &Account> {
         let number = number.to_string();
-        self.accounts.values().filter(move |a| a.extension == number)
+        self.accounts
+            .values()
+            .filter(move |a| a.extension == number)
     }
 
     /// Location of an account.

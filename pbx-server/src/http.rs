@@ -61,14 +61,21 @@ async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 async fn index(State(s): State<HttpState>) -> Html<String> {
     let snap = s.status.lock().map(|g| g.clone()).unwrap_or_default();
     let mut rows = String::new();
     for e in &snap.extensions {
-        let state = if e.devices.is_empty() { "unavailable" } else { "registered" };
+        let state = if e.devices.is_empty() {
+            "unavailable"
+        } else {
+            "registered"
+        };
         rows.push_str(&format!(
             "<tr class=\"{state}\"><td>{}</td><td>{}</td><td>{state}</td><td>{}</td></tr>",
             escape(&e.number),

@@ -9,7 +9,12 @@ use std::path::PathBuf;
 #[command(name = "pbx-server", version, about = "Centralino IP-PBX")]
 struct Cli {
     /// Directory for the SQLite database and other state.
-    #[arg(long, env = "CENTRALINO_DATA_DIR", default_value = "./data", global = true)]
+    #[arg(
+        long,
+        env = "CENTRALINO_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
     data_dir: PathBuf,
     /// Database URL (`sqlite://...` or `postgres://...`); default: SQLite in the data dir.
     #[arg(long, env = "CENTRALINO_DATABASE_URL", global = true)]
@@ -95,7 +100,11 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match rt.block_on(pbx_server::cli::dispatch(cli.data_dir, cli.database_url, cli.cmd.into())) {
+    match rt.block_on(pbx_server::cli::dispatch(
+        cli.data_dir,
+        cli.database_url,
+        cli.cmd.into(),
+    )) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -86,7 +86,10 @@ impl PortPool {
                 return Ok(s);
             }
         }
-        Err(io::Error::new(io::ErrorKind::AddrInUse, "RTP port range exhausted"))
+        Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            "RTP port range exhausted",
+        ))
     }
 
     /// Binds two sockets and starts the relay task.
@@ -109,7 +112,12 @@ impl PortPool {
 /// Largest datagram relayed; RTP over Ethernet stays well below.
 const MAX_DATAGRAM: usize = 2048;
 
-async fn run(a: UdpSocket, b: UdpSocket, mut ctl: mpsc::UnboundedReceiver<Ctl>, m: Arc<MediaMetrics>) {
+async fn run(
+    a: UdpSocket,
+    b: UdpSocket,
+    mut ctl: mpsc::UnboundedReceiver<Ctl>,
+    m: Arc<MediaMetrics>,
+) {
     m.active.fetch_add(1, Ordering::Relaxed);
     let mut relay = Relay::new();
     let mut buf_a = vec![0u8; MAX_DATAGRAM];

@@ -25,12 +25,19 @@ pub fn handle_register(
     req: &Request,
     peer: Peer,
 ) -> (Response, Option<LocationChange>) {
-    let verdict = guard.check(now, (wall_ms / 1000) as u64, peer.addr.ip(), req, false, |u| {
-        dir.account_by_username(u).map(|a| Secret {
-            ha1_md5: &a.ha1_md5,
-            ha1_sha256: &a.ha1_sha256,
-        })
-    });
+    let verdict = guard.check(
+        now,
+        (wall_ms / 1000) as u64,
+        peer.addr.ip(),
+        req,
+        false,
+        |u| {
+            dir.account_by_username(u).map(|a| Secret {
+                ha1_md5: &a.ha1_md5,
+                ha1_sha256: &a.ha1_sha256,
+            })
+        },
+    );
     let username = match verdict {
         Verdict::Ok(u) => u,
         Verdict::Challenge(resp) => return (resp, None),
@@ -51,12 +58,22 @@ pub fn handle_register(
         .and_then(|t| t.sip_uri().ok())
         .and_then(|u| u.user);
     if to_user.as_deref() != Some(username.as_str()) {
-        guard.fail(now, peer.addr.ip(), &username, "To does not match the account");
+        guard.fail(
+            now,
+            peer.addr.ip(),
+            &username,
+            "To does not match the account",
+        );
         return (reply(403, "Forbidden"), None);
     }
     if let Some(net) = account.acl {
         if !net.contains(&peer.addr.ip()) {
-            guard.fail(now, peer.addr.ip(), &username, "source outside the account ACL");
+            guard.fail(
+                now,
+                peer.addr.ip(),
+                &username,
+                "source outside the account ACL",
+            );
             return (reply(403, "Forbidden"), None);
         }
     }
@@ -109,7 +126,11 @@ pub fn handle_register(
         source_port: i64::from(peer.addr.port()),
         transport: peer.transport.as_str().to_string(),
         expires_at_ms: wall_ms + i64::from(granted) * 1000,
-        user_agent: req.headers.get("User-Agent").unwrap_or_default().to_string(),
+        user_agent: req
+            .headers
+            .get("User-Agent")
+            .unwrap_or_default()
+            .to_string(),
         registered_at_ms: wall_ms,
     };
     dir.set_location(loc.clone());

@@ -39,7 +39,10 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 }
 
 /// Starts every part; returns the bound addresses and a future that runs until `shutdown`.
-pub async fn start(settings: Settings, shutdown: watch::Receiver<bool>) -> anyhow::Result<(Bound, tokio::task::JoinHandle<()>)> {
+pub async fn start(
+    settings: Settings,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<(Bound, tokio::task::JoinHandle<()>)> {
     let store = open_store(&settings).await?;
     let loaded = store.load_directory().await?;
     let tenant = loaded
@@ -51,9 +54,15 @@ pub async fn start(settings: Settings, shutdown: watch::Receiver<bool>) -> anyho
     let dir = Directory::from_store(loaded, locations);
     tracing::info!(registered = dir.registered(), "locations restored");
 
-    let (sender, inbound, sip_addr) = sip_io::start(SocketAddr::new(settings.bind, settings.sip_port)).await?;
+    let (sender, inbound, sip_addr) =
+        sip_io::start(SocketAddr::new(settings.bind, settings.sip_port)).await?;
     let media_metrics = Arc::new(MediaMetrics::default());
-    let ports = PortPool::new(settings.bind, settings.rtp_min, settings.rtp_max, media_metrics.clone());
+    let ports = PortPool::new(
+        settings.bind,
+        settings.rtp_min,
+        settings.rtp_max,
+        media_metrics.clone(),
+    );
     let local = Local {
         ip: settings.advertised_ip(),
         port: sip_addr.port(),
@@ -73,7 +82,8 @@ pub async fn start(settings: Settings, shutdown: watch::Receiver<bool>) -> anyho
         status: status.clone(),
     };
 
-    let listener = tokio::net::TcpListener::bind(SocketAddr::new(settings.bind, settings.http_port)).await?;
+    let listener =
+        tokio::net::TcpListener::bind(SocketAddr::new(settings.bind, settings.http_port)).await?;
     let http_addr = listener.local_addr()?;
     let app = http::router(HttpState {
         core: metrics,

@@ -44,7 +44,11 @@ impl SipSender {
                 }
             }
             Transport::Tcp => {
-                let existing = self.conns.lock().ok().and_then(|m| m.get(&peer.addr).cloned());
+                let existing = self
+                    .conns
+                    .lock()
+                    .ok()
+                    .and_then(|m| m.get(&peer.addr).cloned());
                 match existing {
                     Some(tx) => {
                         let _ = tx.try_send(data);
@@ -54,10 +58,17 @@ impl SipSender {
                         tokio::spawn(async move {
                             match TcpStream::connect(peer.addr).await {
                                 Ok(stream) => {
-                                    let tx = spawn_conn(stream, peer.addr, this.conns.clone(), this.inbound.clone());
+                                    let tx = spawn_conn(
+                                        stream,
+                                        peer.addr,
+                                        this.conns.clone(),
+                                        this.inbound.clone(),
+                                    );
                                     let _ = tx.try_send(data);
                                 }
-                                Err(e) => tracing::debug!(error = %e, to = %peer.addr, "tcp connect failed"),
+                                Err(e) => {
+                                    tracing::debug!(error = %e, to = %peer.addr, "tcp connect failed")
+                                }
                             }
                         });
                     }
@@ -68,7 +79,9 @@ impl SipSender {
 }
 
 /// Binds the UDP socket and TCP listener and starts their tasks.
-pub async fn start(addr: SocketAddr) -> std::io::Result<(SipSender, mpsc::Receiver<Inbound>, SocketAddr)> {
+pub async fn start(
+    addr: SocketAddr,
+) -> std::io::Result<(SipSender, mpsc::Receiver<Inbound>, SocketAddr)> {
     let udp = Arc::new(UdpSocket::bind(addr).await?);
     let local = udp.local_addr()?;
     // TCP on the same port as UDP, as phones expect.
@@ -111,10 +124,23 @@ pub async fn start(addr: SocketAddr) -> std::io::Result<(SipSender, mpsc::Receiv
             }
         });
     }
-    Ok((SipSender { udp, conns, inbound: tx }, rx, local))
+    Ok((
+        SipSender {
+            udp,
+            conns,
+            inbound: tx,
+        },
+        rx,
+        local,
+    ))
 }
 
-fn spawn_conn(stream: TcpStream, from: SocketAddr, conns: Conns, inbound: mpsc::Sender<Inbound>) -> mpsc::Sender<Vec<u8>> {
+fn spawn_conn(
+    stream: TcpStream,
+    from: SocketAddr,
+    conns: Conns,
+    inbound: mpsc::Sender<Inbound>,
+) -> mpsc::Sender<Vec<u8>> {
     let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(TCP_OUT_QUEUE);
     if let Ok(mut m) = conns.lock() {
         m.insert(from, out_tx.clone());

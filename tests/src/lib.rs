@@ -22,7 +22,11 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     // target/debug/deps/<test> -> target/debug/<name>
     let dir = exe.parent().and_then(Path::parent).unwrap();
     let p = dir.join(name);
-    assert!(p.exists(), "{} not built; run `cargo build --workspace` first", p.display());
+    assert!(
+        p.exists(),
+        "{} not built; run `cargo build --workspace` first",
+        p.display()
+    );
     p
 }
 
@@ -33,7 +37,11 @@ pub fn scenarios() -> PathBuf {
 
 /// A UDP port that was free a moment ago.
 pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A free even port whose successor is free too (RTP + RTCP for SIPp's -mp).
@@ -41,7 +49,9 @@ pub fn free_media_port() -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
     loop {
         let base = 40000 + (NEXT.fetch_add(4, Ordering::Relaxed) % 10000);
-        if UdpSocket::bind(("127.0.0.1", base)).is_ok() && UdpSocket::bind(("127.0.0.1", base + 1)).is_ok() {
+        if UdpSocket::bind(("127.0.0.1", base)).is_ok()
+            && UdpSocket::bind(("127.0.0.1", base + 1)).is_ok()
+        {
             return base;
         }
     }
@@ -101,15 +111,27 @@ impl Pbx {
     }
 
     fn spawn(&mut self) {
-        let sip_port = if self.sip.port() == 0 { 0 } else { self.sip.port() };
+        let sip_port = if self.sip.port() == 0 {
+            0
+        } else {
+            self.sip.port()
+        };
         let mut cmd = Command::new(workspace_bin("pbx-server"));
         cmd.arg("--data-dir")
             .arg(&self.data_dir)
             .args(["run", "--demo", "--bind", "127.0.0.1"])
             .args(["--sip-port", &sip_port.to_string(), "--http-port", "0"])
-            .args(["--rtp-min", &self.rtp.0.to_string(), "--rtp-max", &self.rtp.1.to_string()])
+            .args([
+                "--rtp-min",
+                &self.rtp.0.to_string(),
+                "--rtp-max",
+                &self.rtp.1.to_string(),
+            ])
             .args(&self.args)
-            .env("RUST_LOG", std::env::var("PBX_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("PBX_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::from(
                 std::fs::OpenOptions::new()
@@ -123,7 +145,11 @@ impl Pbx {
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();
         let line = line.trim();
-        assert!(line.starts_with("READY "), "pbx-server did not start: {line:?}\n{}", self.log());
+        assert!(
+            line.starts_with("READY "),
+            "pbx-server did not start: {line:?}\n{}",
+            self.log()
+        );
         for part in line.split_whitespace().skip(1) {
             let (k, v) = part.split_once('=').unwrap();
             match k {
@@ -182,7 +208,11 @@ impl Pbx {
     pub fn wait_for(&self, what: &str, limit: Duration, mut f: impl FnMut(&Pbx) -> bool) {
         let start = Instant::now();
         while !f(self) {
-            assert!(start.elapsed() < limit, "timed out waiting for {what}\n{}", self.log());
+            assert!(
+                start.elapsed() < limit,
+                "timed out waiting for {what}\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -228,7 +258,9 @@ pub fn http_get(addr: SocketAddr, path: &str) -> String {
     write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
-    resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+    resp.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
 }
 
 /// One SIPp run.
@@ -362,7 +394,18 @@ impl Drop for SippChild {
 /// UAS started later on that port receives the calls.
 pub fn register(pbx: &Pbx, user: &str, port: u16) {
     Sipp::new("register.xml", pbx.sip)
-        .args(&["-p", &port.to_string(), "-s", user, "-au", user, "-ap", &format!("demo{user}"), "-m", "1"])
+        .args(&[
+            "-p",
+            &port.to_string(),
+            "-s",
+            user,
+            "-au",
+            user,
+            "-ap",
+            &format!("demo{user}"),
+            "-m",
+            "1",
+        ])
         .run_ok();
 }
 

@@ -61,7 +61,9 @@ impl Capture {
     /// Stops capturing and parses the file.
     pub fn finish(mut self) -> Vec<Datagram> {
         std::thread::sleep(Duration::from_millis(300));
-        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
         let _ = self.child.wait();
         let bytes = std::fs::read(&self.file).unwrap_or_default();
         parse(&bytes)
@@ -77,13 +79,21 @@ impl Drop for Capture {
 
 fn u16_at(b: &[u8], i: usize, le: bool) -> Option<u16> {
     let s = b.get(i..i + 2)?;
-    Some(if le { u16::from_le_bytes([s[0], s[1]]) } else { u16::from_be_bytes([s[0], s[1]]) })
+    Some(if le {
+        u16::from_le_bytes([s[0], s[1]])
+    } else {
+        u16::from_be_bytes([s[0], s[1]])
+    })
 }
 
 fn u32_at(b: &[u8], i: usize, le: bool) -> Option<u32> {
     let s = b.get(i..i + 4)?;
     let a = [s[0], s[1], s[2], s[3]];
-    Some(if le { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) })
+    Some(if le {
+        u32::from_le_bytes(a)
+    } else {
+        u32::from_be_bytes(a)
+    })
 }
 
 /// Parses a classic pcap file (Ethernet, Linux cooked or raw IP link types), IPv4 UDP only.
@@ -94,7 +104,9 @@ pub fn parse(b: &[u8]) -> Vec<Datagram> {
         Some([0xa1, 0xb2, 0xc3, 0xd4]) | Some([0xa1, 0xb2, 0x3c, 0x4d]) => false,
         _ => return out,
     };
-    let Some(link) = u32_at(b, 20, le) else { return out };
+    let Some(link) = u32_at(b, 20, le) else {
+        return out;
+    };
     let l2 = match link {
         1 => 14,
         113 => 16,
@@ -105,7 +117,9 @@ pub fn parse(b: &[u8]) -> Vec<Datagram> {
     while let (Some(incl), true) = (u32_at(b, i + 8, le), i + 16 <= b.len()) {
         let start = i + 16;
         let end = start + incl as usize;
-        let Some(frame) = b.get(start..end) else { break };
+        let Some(frame) = b.get(start..end) else {
+            break;
+        };
         i = end;
         let Some(ip) = frame.get(l2..) else { continue };
         if ip.len() < 20 || ip[0] >> 4 != 4 || ip[9] != 17 {
@@ -115,7 +129,9 @@ pub fn parse(b: &[u8]) -> Vec<Datagram> {
         let src_ip = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
         let dst_ip = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
         let Some(udp) = ip.get(ihl..) else { continue };
-        let (Some(sp), Some(dp)) = (u16_at(udp, 0, false), u16_at(udp, 2, false)) else { continue };
+        let (Some(sp), Some(dp)) = (u16_at(udp, 0, false), u16_at(udp, 2, false)) else {
+            continue;
+        };
         out.push(Datagram {
             src: SocketAddr::V4(SocketAddrV4::new(src_ip, sp)),
             dst: SocketAddr::V4(SocketAddrV4::new(dst_ip, dp)),

@@ -19,16 +19,26 @@ pub mod status {
     pub const UNAVAILABLE: &str = "UNAVAILABLE";
 }
 
+/// Who started a call, as the record shows it.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// Calling extension number.
+    pub caller: String,
+    /// Its display name.
+    pub caller_name: Option<String>,
+    /// SIP account used (`src_peer_name`).
+    pub peer_name: String,
+    /// Source `ip:port` of the INVITE.
+    pub ip_port: String,
+}
+
 /// A new open record for a call from an extension.
 pub fn open(
     unique_id: String,
     tenant: &str,
     start_ms: i64,
-    caller: &str,
-    caller_name: Option<String>,
+    origin: Origin,
     called: &str,
-    src_peer_name: &str,
-    src_ip_port: String,
 ) -> CdrRecord {
     CdrRecord {
         unique_id,
@@ -41,15 +51,15 @@ pub fn open(
         answer_ms: None,
         end_ms: None,
         answered_by: None,
-        caller: caller.to_string(),
-        caller_name,
+        caller: origin.caller,
+        caller_name: origin.caller_name,
         anonymous: false,
         called: called.to_string(),
         called_name: None,
         duration_s: None,
         bill_ms: None,
-        src_peer_name: Some(src_peer_name.to_string()),
-        src_ip_port: Some(src_ip_port),
+        src_peer_name: Some(origin.peer_name),
+        src_ip_port: Some(origin.ip_port),
         recovered: false,
         details: Vec::new(),
     }

@@ -25,7 +25,12 @@ enum Owner {
     /// The INVITE of B leg `leg` of `call`.
     Fork { call: u64, leg: usize },
     /// A request forwarded from one side to the other; the response goes back on `txn`.
-    Forward { call: u64, to: Side, origin: TxnId, origin_req: Box<Request> },
+    Forward {
+        call: u64,
+        to: Side,
+        origin: TxnId,
+        origin_req: Box<Request>,
+    },
     /// A BYE or CANCEL we sent; the response needs nothing.
     Fire,
 }
@@ -93,12 +98,19 @@ impl Engine {
         req: Request,
         peer: Peer,
     ) {
-        let verdict = guard.check(now.mono, (now.wall_ms / 1000) as u64, peer.addr.ip(), &req, true, |u| {
-            dir.account_by_username(u).map(|a| Secret {
-                ha1_md5: &a.ha1_md5,
-                ha1_sha256: &a.ha1_sha256,
-            })
-        });
+        let verdict = guard.check(
+            now.mono,
+            (now.wall_ms / 1000) as u64,
+            peer.addr.ip(),
+            &req,
+            true,
+            |u| {
+                dir.account_by_username(u).map(|a| Secret {
+                    ha1_md5: &a.ha1_md5,
+                    ha1_sha256: &a.ha1_sha256,
+                })
+            },
+        );
         let username = match verdict {
             Verdict::Ok(u) => u,
             Verdict::Challenge(resp) => {
@@ -119,7 +131,12 @@ impl Engine {
         }
         if let Some(net) = account.acl {
             if !net.contains(&peer.addr.ip()) {
-                guard.fail(now.mono, peer.addr.ip(), &username, "source outside the account ACL");
+                guard.fail(
+                    now.mono,
+                    peer.addr.ip(),
+                    &username,
+                    "source outside the account ACL",
+                );
                 return reject(ep, 403, "Forbidden");
             }
         }
@@ -129,7 +146,12 @@ impl Engine {
                 .and_then(Directory::location_addr)
                 .is_some_and(|a| a == peer.addr);
             if !registered {
-                guard.fail(now.mono, peer.addr.ip(), &username, "INVITE not from the registered address");
+                guard.fail(
+                    now.mono,
+                    peer.addr.ip(),
+                    &username,
+                    "INVITE not from the registered address",
+                );
                 return reject(ep, 403, "Not From Registered Address");
             }
         }
@@ -153,11 +175,13 @@ impl Engine {
             unique_id,
             &self.tenant,
             now.wall_ms,
-            &caller.number,
-            Some(caller.name.clone()).filter(|n| !n.is_empty()),
+            cdr::Origin {
+                caller: caller.number.clone(),
+                caller_name: Some(caller.name.clone()).filter(|n| !n.is_empty()),
+                peer_name: username.clone(),
+                ip_port: peer.addr.to_string(),
+            },
             &called,
-            &username,
-            peer.addr.to_string(),
         );
         let id = self.next_call;
         self.next_call += 1;
@@ -198,7 +222,15 @@ impl Engine {
 
         let caller_load = self.load.get(&caller.number).copied().unwrap_or(0);
         if caller.call_limit > 0 && caller_load >= caller.call_limit {
-            self.fail_call(ep, now, id, status::FAILED, "FAILED", 403, "Call Limit Reached");
+            self.fail_call(
+                ep,
+                now,
+                id,
+                status::FAILED,
+                "FAILED",
+                403,
+                "Call Limit Reached",
+            );
             return;
         }
         self.add_load(id, &caller.number);
@@ -238,7 +270,9 @@ impl Engine {
                 self.fail_call(ep, now, id, status::FAILED, "FAILED", 404, "Not Found");
                 return;
             };
-            let Some(call) = self.calls.get_mut(&id) else { return };
+            let Some(call) = self.calls.get_mut(&id) else {
+                return;
+            };
             cdr::enter_extension(&mut call.cdr, &ext, now.wall_ms);
             let cond = self.start_forks(ep, dir, now, id, &ext);
             let Some(cond) = cond else {
@@ -257,7 +291,13 @@ impl Engine {
     }
 
     /// Closes the current step with `cond` and returns the overflow target, if any.
-    fn next_step(&mut self, now: Now, id: u64, ext: &crate::directory::Extension, cond: Condition) -> Option<String> {
+    fn next_step(
+        &mut self,
+        now: Now,
+        id: u64,
+        ext: &crate::directory::Extension,
+        cond: Condition,
+    ) -> Option<String> {
         let call = self.calls.get_mut(&id)?;
         cdr::exit_step(&mut call.cdr, cond.code(), now.wall_ms);
         let action = match cond {
@@ -289,7 +329,9 @@ impl Engine {
             return Some(Condition::Unavailable);
         }
         let load = self.load.get(&ext.number).copied().unwrap_or(0);
-        if (ext.busy_level > 0 && load >= ext.busy_level) || (ext.call_limit > 0 && load >= ext.call_limit) {
+        if (ext.busy_level > 0 && load >= ext.busy_level)
+            || (ext.call_limit > 0 && load >= ext.call_limit)
+        {
             return Some(Condition::Busy);
         }
         let targets: Vec<(String, sip_core::Peer, String)> = dir
@@ -299,7 +341,11 @@ impl Engine {
                 let loc = dir.location(a.id)?;
                 let addr = Directory::location_addr(loc)?;
                 let transport = Transport::parse(&loc.transport).unwrap_or(Transport::Udp);
-                Some((a.username.clone(), Peer { transport, addr }, loc.contact.clone()))
+                Some((
+                    a.username.clone(),
+                    Peer { transport, addr },
+                    loc.contact.clone(),
+                ))
             })
             .collect();
         if targets.is_empty() {
@@ -385,27 +431,49 @@ impl Engine {
     }
 
     /// A response on one of our client transactions.
-    pub fn on_response(&mut self, ep: &mut Endpoint, dir: &Directory, now: Now, txn: TxnId, resp: Response) {
-        let Some(owner) = self.owners.get(&txn).cloned() else { return };
+    pub fn on_response(
+        &mut self,
+        ep: &mut Endpoint,
+        dir: &Directory,
+        now: Now,
+        txn: TxnId,
+        resp: Response,
+    ) {
+        let Some(owner) = self.owners.get(&txn).cloned() else {
+            return;
+        };
         if resp.status >= 200 && !(resp.status < 300 && matches!(owner, Owner::Fork { .. })) {
             self.owners.remove(&txn);
         }
         match owner {
             Owner::Fire => {}
             Owner::Fork { call, leg } => self.on_fork_response(ep, dir, now, call, leg, resp),
-            Owner::Forward { call, to, origin, origin_req } => {
-                self.on_forward_response(ep, now, call, to, origin, &origin_req, resp)
-            }
+            Owner::Forward {
+                call,
+                to,
+                origin,
+                origin_req,
+            } => self.on_forward_response(ep, now, call, to, origin, &origin_req, resp),
         }
     }
 
-    fn on_fork_response(&mut self, ep: &mut Endpoint, dir: &Directory, now: Now, id: u64, leg: usize, resp: Response) {
+    fn on_fork_response(
+        &mut self,
+        ep: &mut Endpoint,
+        dir: &Directory,
+        now: Now,
+        id: u64,
+        leg: usize,
+        resp: Response,
+    ) {
         let local = self.local;
         let Some(call) = self.calls.get_mut(&id) else {
             // The call is gone; a late 2xx must still be ACKed and hung up.
             return;
         };
-        let Some(l) = call.legs.get_mut(leg) else { return };
+        let Some(l) = call.legs.get_mut(leg) else {
+            return;
+        };
         if let Some(tag) = resp.to_tag() {
             l.dialog.remote_tag = tag;
         }
@@ -417,17 +485,16 @@ impl Engine {
                 }
                 let mut r = Response::for_request(&call.a_invite, resp.status, &resp.reason);
                 r.set_to_tag(&call.a.local_tag);
-                r.headers.push("Contact", local.contact(&call.a.contact_user, call.a.peer));
+                r.headers
+                    .push("Contact", local.contact(&call.a.contact_user, call.a.peer));
                 if !resp.body.is_empty() && !call.early_media {
                     if let (Some(relay), Some(addr)) = (&call.relay, sdp_media_addr(&resp.body)) {
                         relay.set_signalled(LegSide::B, Some(addr));
                     }
                     call.sdp_version_a += 1;
-                    if let Some(body) = call
-                        .relay
-                        .as_ref()
-                        .and_then(|r| rewrite_sdp(&resp.body, local.ip, r.port_a, call.sdp_version_a))
-                    {
+                    if let Some(body) = call.relay.as_ref().and_then(|r| {
+                        rewrite_sdp(&resp.body, local.ip, r.port_a, call.sdp_version_a)
+                    }) {
                         r.headers.push("Content-Type", "application/sdp");
                         r.body = body;
                         call.early_media = true;
@@ -481,7 +548,8 @@ impl Engine {
                         other.state = LegState::Cancelling;
                         if let Some(c) = ep.cancel_request(other.invite_txn) {
                             let mut c = c;
-                            c.headers.push("Reason", "SIP;cause=200;text=\"Call completed elsewhere\"");
+                            c.headers
+                                .push("Reason", "SIP;cause=200;text=\"Call completed elsewhere\"");
                             if let Ok(t) = ep.send_request(now.mono, c, other.dialog.peer) {
                                 self.owners.insert(t, Owner::Fire);
                             }
@@ -490,7 +558,8 @@ impl Engine {
                 }
                 let mut ok = Response::for_request(&call.a_invite, 200, "OK");
                 ok.set_to_tag(&call.a.local_tag);
-                ok.headers.push("Contact", local.contact(&call.a.contact_user, call.a.peer));
+                ok.headers
+                    .push("Contact", local.contact(&call.a.contact_user, call.a.peer));
                 ok.headers.push("Allow", sip_core::ALLOW);
                 call.sdp_version_a += 1;
                 if let Some(body) = call
@@ -514,7 +583,12 @@ impl Engine {
                     l.state = LegState::Failed(status);
                 }
                 self.owners.remove(&l.invite_txn);
-                if call.phase == Phase::Routing && call.legs.iter().all(|l| matches!(l.state, LegState::Failed(_))) {
+                if call.phase == Phase::Routing
+                    && call
+                        .legs
+                        .iter()
+                        .all(|l| matches!(l.state, LegState::Failed(_)))
+                {
                     let cond = if call
                         .legs
                         .iter()
@@ -531,10 +605,21 @@ impl Engine {
     }
 
     /// The current ringing step ended with `cond`: run the overflow.
-    fn step_failed(&mut self, ep: &mut Endpoint, dir: &Directory, now: Now, id: u64, cond: Condition) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
+    fn step_failed(
+        &mut self,
+        ep: &mut Endpoint,
+        dir: &Directory,
+        now: Now,
+        id: u64,
+        cond: Condition,
+    ) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         call.ring_deadline = None;
-        let Some(ext_number) = call.ringing_ext.take() else { return };
+        let Some(ext_number) = call.ringing_ext.take() else {
+            return;
+        };
         self.cancel_forks(ep, now, id);
         self.release_load(id, &ext_number);
         let Some(ext) = dir.extension(&ext_number).cloned() else {
@@ -550,7 +635,9 @@ impl Engine {
     }
 
     fn cancel_forks(&mut self, ep: &mut Endpoint, now: Now, id: u64) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         for l in call.legs.iter_mut() {
             if l.state == LegState::Pending {
                 l.state = LegState::Cancelling;
@@ -582,9 +669,19 @@ impl Engine {
 
     /// The caller cancelled its INVITE.
     pub fn on_cancelled(&mut self, ep: &mut Endpoint, now: Now, invite: TxnId) {
-        let Some(id) = self.a_invites.get(&invite).copied() else { return };
+        let Some(id) = self.a_invites.get(&invite).copied() else {
+            return;
+        };
         self.cancel_forks(ep, now, id);
-        self.fail_call(ep, now, id, status::CANCELED, "CANCELED", 487, "Request Terminated");
+        self.fail_call(
+            ep,
+            now,
+            id,
+            status::CANCELED,
+            "CANCELED",
+            487,
+            "Request Terminated",
+        );
     }
 
     /// A client transaction timed out.
@@ -603,7 +700,8 @@ impl Engine {
             };
             if let Some(c) = self.calls.get(&call) {
                 if let Some(l) = c.legs.get(leg) {
-                    resp.headers.push("CSeq", format!("{} INVITE", l.dialog.local_cseq));
+                    resp.headers
+                        .push("CSeq", format!("{} INVITE", l.dialog.local_cseq));
                 }
             }
             self.on_fork_response(ep, dir, now, call, leg, resp);
@@ -620,7 +718,11 @@ impl Engine {
             (*id, super::legs::Side::B)
         } else {
             if let Some(t) = txn {
-                let _ = ep.respond(now.mono, t, Response::for_request(&req, 481, "Call/Transaction Does Not Exist"));
+                let _ = ep.respond(
+                    now.mono,
+                    t,
+                    Response::for_request(&req, 481, "Call/Transaction Does Not Exist"),
+                );
             }
             return;
         };
@@ -635,7 +737,11 @@ impl Engine {
                 if req.method == Method::Bye {
                     let _ = ep.respond(now.mono, txn, Response::for_request(&req, 200, "OK"));
                 } else {
-                    let _ = ep.respond(now.mono, txn, Response::for_request(&req, 481, "Call/Transaction Does Not Exist"));
+                    let _ = ep.respond(
+                        now.mono,
+                        txn,
+                        Response::for_request(&req, 481, "Call/Transaction Does Not Exist"),
+                    );
                 }
                 return;
             }
@@ -651,11 +757,25 @@ impl Engine {
 
     /// Forwards an in-dialog request to the other side (re-INVITE for hold/resume, INFO,
     /// UPDATE, ...), with SDP rewritten to keep media on the relay.
-    fn forward(&mut self, ep: &mut Endpoint, now: Now, id: u64, from: Side, txn: TxnId, req: Request) {
+    fn forward(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Now,
+        id: u64,
+        from: Side,
+        txn: TxnId,
+        req: Request,
+    ) {
         let local = self.local;
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         if call.phase != Phase::Connected {
-            let _ = ep.respond(now.mono, txn, Response::for_request(&req, 491, "Request Pending"));
+            let _ = ep.respond(
+                now.mono,
+                txn,
+                Response::for_request(&req, 491, "Request Pending"),
+            );
             return;
         }
         let to = if from == Side::A { Side::B } else { Side::A };
@@ -692,7 +812,11 @@ impl Engine {
                 out.headers.push(name, v.to_string());
             }
         }
-        out.body = if req.headers.get("Content-Type").is_some_and(|c| c.contains("application/sdp")) {
+        out.body = if req
+            .headers
+            .get("Content-Type")
+            .is_some_and(|c| c.contains("application/sdp"))
+        {
             rewrite_sdp(&req.body, local.ip, out_port, version).unwrap_or_default()
         } else {
             req.body.clone()
@@ -710,7 +834,11 @@ impl Engine {
                 );
             }
             Err(_) => {
-                let _ = ep.respond(now.mono, txn, Response::for_request(&req, 500, "Server Internal Error"));
+                let _ = ep.respond(
+                    now.mono,
+                    txn,
+                    Response::for_request(&req, 500, "Server Internal Error"),
+                );
             }
         }
     }
@@ -727,7 +855,9 @@ impl Engine {
         resp: Response,
     ) {
         let local = self.local;
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         if resp.status == 100 {
             return;
         }
@@ -736,7 +866,10 @@ impl Engine {
             // ACK the far side ourselves; the origin's ACK ends at us.
             let dialog = match to {
                 Side::A => Some(&call.a),
-                Side::B => call.winner.and_then(|w| call.legs.get(w)).map(|l| &l.dialog),
+                Side::B => call
+                    .winner
+                    .and_then(|w| call.legs.get(w))
+                    .map(|l| &l.dialog),
             };
             if let Some(d) = dialog {
                 let ack = d.ack(resp.cseq().0, &local);
@@ -755,7 +888,12 @@ impl Engine {
             _ => (LegSide::A, 0, 1),
         };
         let mut r = Response::for_request(origin_req, resp.status, &resp.reason);
-        if resp.headers.get("Content-Type").is_some_and(|c| c.contains("application/sdp")) && !resp.body.is_empty() {
+        if resp
+            .headers
+            .get("Content-Type")
+            .is_some_and(|c| c.contains("application/sdp"))
+            && !resp.body.is_empty()
+        {
             if let Some(relay) = &call.relay {
                 relay.set_signalled(resp_side, sdp_media_addr(&resp.body));
             }
@@ -771,7 +909,10 @@ impl Engine {
         }
         if is_invite && (200..300).contains(&resp.status) {
             let contact_peer = match to {
-                Side::A => call.winner.and_then(|w| call.legs.get(w)).map(|l| l.dialog.peer),
+                Side::A => call
+                    .winner
+                    .and_then(|w| call.legs.get(w))
+                    .map(|l| l.dialog.peer),
                 Side::B => Some(call.a.peer),
             };
             let user = match to {
@@ -788,7 +929,9 @@ impl Engine {
     /// Ends a connected call: BYE towards every side except `from`, record closed.
     fn hangup(&mut self, ep: &mut Endpoint, now: Now, id: u64, from: Option<Side>) {
         let local = self.local;
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         if call.phase != Phase::Connected {
             // A BYE before the answer ends the attempt like a CANCEL.
             self.cancel_forks(ep, now, id);
@@ -821,7 +964,16 @@ impl Engine {
 
     /// Ends a call that was never answered, answering A with `code`.
     #[allow(clippy::too_many_arguments)]
-    fn fail_call(&mut self, ep: &mut Endpoint, now: Now, id: u64, status: &str, cause: &str, code: u16, reason: &str) {
+    fn fail_call(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Now,
+        id: u64,
+        status: &str,
+        cause: &str,
+        code: u16,
+        reason: &str,
+    ) {
         if let Some(call) = self.calls.get_mut(&id) {
             if let Some(t) = call.a_txn.take() {
                 let mut r = Response::for_request(&call.a_invite, code, reason);
@@ -833,7 +985,9 @@ impl Engine {
     }
 
     fn finish(&mut self, now: Now, id: u64, status: &str, cause: &str) {
-        let Some(mut call) = self.calls.remove(&id) else { return };
+        let Some(mut call) = self.calls.remove(&id) else {
+            return;
+        };
         cdr::close(&mut call.cdr, status, cause, now.wall_ms);
         self.by_a_callid.remove(&call.a.call_id);
         if let Some(t) = call.a_txn {

@@ -77,7 +77,10 @@ impl Store {
 
     /// Number of records (continues the unique-id counter across restarts).
     pub async fn cdr_count(&self) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM cdr").fetch_one(&self.pool).await?.try_get("n")?)
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM cdr")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
     }
 
     /// Records oldest first (newest last); `limit` keeps the newest N.
@@ -112,7 +115,9 @@ impl Store {
     /// Closes every record a crash left open (docs/decisions/003-cdr-durability.md).
     pub async fn cdr_recover_open(&self, now_ms: i64) -> Result<usize> {
         let alive = self.heartbeat().await?.unwrap_or(now_ms).min(now_ms);
-        let rows = sqlx::query("SELECT unique_id FROM cdr WHERE end_ms IS NULL").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT unique_id FROM cdr WHERE end_ms IS NULL")
+            .fetch_all(&self.pool)
+            .await?;
         let mut closed = 0;
         for r in rows {
             let id: String = r.try_get("unique_id")?;
@@ -133,7 +138,9 @@ impl Store {
                 recs.push(rec);
             }
             for mut rec in recs {
-                let end = alive.max(rec.answer_ms.unwrap_or(rec.start_ms)).max(rec.start_ms);
+                let end = alive
+                    .max(rec.answer_ms.unwrap_or(rec.start_ms))
+                    .max(rec.start_ms);
                 rec.end_ms = Some(end);
                 rec.status = Some(if rec.answer_ms.is_some() { "OK" } else { "??" }.to_string());
                 rec.duration_s = Some((end - rec.start_ms) / 1000);

@@ -73,13 +73,21 @@ pub struct NewExtension {
 /// Extension columns that can be overridden per extension (and set on templates).
 const EXT_INT_FIELDS: &[&str] = &["call_limit", "busy_level", "ring_timeout_s"];
 const EXT_TEXT_FIELDS: &[&str] = &["overflow_noanswer", "overflow_busy", "overflow_unavailable"];
-const ACC_INT_FIELDS: &[&str] = &["registration_check", "nat", "min_expires", "max_expires", "default_expires"];
+const ACC_INT_FIELDS: &[&str] = &[
+    "registration_check",
+    "nat",
+    "min_expires",
+    "max_expires",
+    "default_expires",
+];
 
 fn check_action(v: &str) -> Result<()> {
     match v.split_once(':') {
         _ if v == "hangup" => Ok(()),
         Some(("extension", n)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => Ok(()),
-        _ => Err(StoreError::Invalid(format!("overflow action {v:?}: use hangup or extension:<number>"))),
+        _ => Err(StoreError::Invalid(format!(
+            "overflow action {v:?}: use hangup or extension:<number>"
+        ))),
     }
 }
 
@@ -106,14 +114,28 @@ impl Store {
     /// Creates an extension; returns its id.
     pub async fn create_extension(&self, e: &NewExtension) -> Result<i64> {
         if e.number.is_empty() || !e.number.chars().all(|c| c.is_ascii_digit()) {
-            return Err(StoreError::Invalid(format!("extension number {:?}", e.number)));
+            return Err(StoreError::Invalid(format!(
+                "extension number {:?}",
+                e.number
+            )));
         }
-        for a in [&e.overflow_noanswer, &e.overflow_busy, &e.overflow_unavailable].into_iter().flatten() {
+        for a in [
+            &e.overflow_noanswer,
+            &e.overflow_busy,
+            &e.overflow_unavailable,
+        ]
+        .into_iter()
+        .flatten()
+        {
             check_action(a)?;
         }
         let (tenant, _) = self.default_tenant().await?;
         let tpl = self
-            .template_id("extension_template", tenant, e.template.as_deref().unwrap_or("Default"))
+            .template_id(
+                "extension_template",
+                tenant,
+                e.template.as_deref().unwrap_or("Default"),
+            )
             .await?;
         let row = sqlx::query(
             "INSERT INTO extension (tenant_id, number, first_name, last_name, template_id, call_limit, busy_level, \
@@ -138,14 +160,27 @@ impl Store {
 
     /// Sets (`Some`) or clears back to the template (`None`) one overridable field of an
     /// extension.
-    pub async fn set_extension_field(&self, number: &str, field: &str, value: Option<&str>) -> Result<()> {
+    pub async fn set_extension_field(
+        &self,
+        number: &str,
+        field: &str,
+        value: Option<&str>,
+    ) -> Result<()> {
         let (tenant, _) = self.default_tenant().await?;
         let q = format!("UPDATE extension SET {field} = $1 WHERE tenant_id = $2 AND number = $3");
         let done = if EXT_INT_FIELDS.contains(&field) {
             let v = value
-                .map(|v| v.parse::<i64>().map_err(|_| StoreError::Invalid(format!("{field}={v}"))))
+                .map(|v| {
+                    v.parse::<i64>()
+                        .map_err(|_| StoreError::Invalid(format!("{field}={v}")))
+                })
                 .transpose()?;
-            sqlx::query(&q).bind(v).bind(tenant).bind(number).execute(&self.pool).await?
+            sqlx::query(&q)
+                .bind(v)
+                .bind(tenant)
+                .bind(number)
+                .execute(&self.pool)
+                .await?
         } else if EXT_TEXT_FIELDS.contains(&field) {
             if let Some(v) = value {
                 check_action(v)?;
@@ -169,33 +204,72 @@ impl Store {
     }
 
     /// Sets a field of an extension template (every extension without an override follows).
-    pub async fn set_extension_template_field(&self, template: &str, field: &str, value: &str) -> Result<()> {
+    pub async fn set_extension_template_field(
+        &self,
+        template: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<()> {
         let (tenant, _) = self.default_tenant().await?;
-        let q = format!("UPDATE extension_template SET {field} = $1 WHERE tenant_id = $2 AND name = $3");
+        let q = format!(
+            "UPDATE extension_template SET {field} = $1 WHERE tenant_id = $2 AND name = $3"
+        );
         let done = if EXT_INT_FIELDS.contains(&field) {
-            let v: i64 = value.parse().map_err(|_| StoreError::Invalid(format!("{field}={value}")))?;
-            sqlx::query(&q).bind(v).bind(tenant).bind(template).execute(&self.pool).await?
+            let v: i64 = value
+                .parse()
+                .map_err(|_| StoreError::Invalid(format!("{field}={value}")))?;
+            sqlx::query(&q)
+                .bind(v)
+                .bind(tenant)
+                .bind(template)
+                .execute(&self.pool)
+                .await?
         } else if EXT_TEXT_FIELDS.contains(&field) {
             check_action(value)?;
-            sqlx::query(&q).bind(value.to_string()).bind(tenant).bind(template).execute(&self.pool).await?
+            sqlx::query(&q)
+                .bind(value.to_string())
+                .bind(tenant)
+                .bind(template)
+                .execute(&self.pool)
+                .await?
         } else {
             return Err(StoreError::Invalid(format!("unknown field {field}")));
         };
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("extension template {template}")));
+            return Err(StoreError::NotFound(format!(
+                "extension template {template}"
+            )));
         }
         Ok(())
     }
 
     /// Sets a field of an account template (`acl` as text, the others as integers).
-    pub async fn set_account_template_field(&self, template: &str, field: &str, value: &str) -> Result<()> {
+    pub async fn set_account_template_field(
+        &self,
+        template: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<()> {
         let (tenant, _) = self.default_tenant().await?;
-        let q = format!("UPDATE account_template SET {field} = $1 WHERE tenant_id = $2 AND name = $3");
+        let q =
+            format!("UPDATE account_template SET {field} = $1 WHERE tenant_id = $2 AND name = $3");
         let done = if field == "acl" {
-            sqlx::query(&q).bind(value.to_string()).bind(tenant).bind(template).execute(&self.pool).await?
+            sqlx::query(&q)
+                .bind(value.to_string())
+                .bind(tenant)
+                .bind(template)
+                .execute(&self.pool)
+                .await?
         } else if ACC_INT_FIELDS.contains(&field) {
-            let v: i64 = value.parse().map_err(|_| StoreError::Invalid(format!("{field}={value}")))?;
-            sqlx::query(&q).bind(v).bind(tenant).bind(template).execute(&self.pool).await?
+            let v: i64 = value
+                .parse()
+                .map_err(|_| StoreError::Invalid(format!("{field}={value}")))?;
+            sqlx::query(&q)
+                .bind(v)
+                .bind(tenant)
+                .bind(template)
+                .execute(&self.pool)
+                .await?
         } else {
             return Err(StoreError::Invalid(format!("unknown field {field}")));
         };
@@ -206,15 +280,31 @@ impl Store {
     }
 
     /// Sets or clears an override of a SIP account (`acl` text; '' = explicitly any).
-    pub async fn set_account_field(&self, username: &str, field: &str, value: Option<&str>) -> Result<()> {
+    pub async fn set_account_field(
+        &self,
+        username: &str,
+        field: &str,
+        value: Option<&str>,
+    ) -> Result<()> {
         let q = format!("UPDATE sip_account SET {field} = $1 WHERE username = $2");
         let done = if field == "acl" {
-            sqlx::query(&q).bind(value.map(str::to_string)).bind(username).execute(&self.pool).await?
+            sqlx::query(&q)
+                .bind(value.map(str::to_string))
+                .bind(username)
+                .execute(&self.pool)
+                .await?
         } else if ACC_INT_FIELDS.contains(&field) {
             let v = value
-                .map(|v| v.parse::<i64>().map_err(|_| StoreError::Invalid(format!("{field}={v}"))))
+                .map(|v| {
+                    v.parse::<i64>()
+                        .map_err(|_| StoreError::Invalid(format!("{field}={v}")))
+                })
                 .transpose()?;
-            sqlx::query(&q).bind(v).bind(username).execute(&self.pool).await?
+            sqlx::query(&q)
+                .bind(v)
+                .bind(username)
+                .execute(&self.pool)
+                .await?
         } else {
             return Err(StoreError::Invalid(format!("unknown field {field}")));
         };
@@ -226,12 +316,21 @@ impl Store {
 
     /// Adds a SIP account to an extension. The secret is kept only as HA1 (realm = tenant
     /// domain).
-    pub async fn add_account_to_extension(&self, number: &str, username: &str, password: &str) -> Result<i64> {
-        if username.is_empty() || username.contains(|c: char| c.is_whitespace() || c == '@' || c == ':') {
+    pub async fn add_account_to_extension(
+        &self,
+        number: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<i64> {
+        if username.is_empty()
+            || username.contains(|c: char| c.is_whitespace() || c == '@' || c == ':')
+        {
             return Err(StoreError::Invalid(format!("username {username:?}")));
         }
         if password.len() < 4 {
-            return Err(StoreError::Invalid("password shorter than 4 characters".into()));
+            return Err(StoreError::Invalid(
+                "password shorter than 4 characters".into(),
+            ));
         }
         let (tenant, realm) = self.default_tenant().await?;
         let ext = sqlx::query("SELECT id FROM extension WHERE tenant_id = $1 AND number = $2")
@@ -241,7 +340,9 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("extension {number}")))?;
         let ext_id: i64 = ext.try_get("id")?;
-        let tpl = self.template_id("account_template", tenant, "Default").await?;
+        let tpl = self
+            .template_id("account_template", tenant, "Default")
+            .await?;
         let row = sqlx::query(
             "INSERT INTO sip_account (tenant_id, extension_id, username, ha1_md5, ha1_sha256, template_id) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -258,7 +359,13 @@ impl Store {
     }
 
     /// Creates a user (argon2 password hash).
-    pub async fn create_user(&self, username: &str, password: &str, extension: Option<&str>, role: &str) -> Result<i64> {
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: &str,
+        extension: Option<&str>,
+        role: &str,
+    ) -> Result<i64> {
         let (tenant, _) = self.default_tenant().await?;
         let ext_id: Option<i64> = match extension {
             Some(n) => Some(
@@ -291,7 +398,11 @@ impl Store {
     }
 
     /// Checks a user's password; `None` for an unknown user or a wrong password.
-    pub async fn verify_user_password(&self, username: &str, password: &str) -> Result<Option<User>> {
+    pub async fn verify_user_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<User>> {
         let (tenant, _) = self.default_tenant().await?;
         let row = sqlx::query(
             "SELECT u.id, u.username, u.password_hash, u.gui_access, u.cti_access, u.api_access, u.role, e.number \
@@ -306,7 +417,10 @@ impl Store {
         let Ok(parsed) = PasswordHash::new(&stored) else {
             return Ok(None);
         };
-        if Argon2::default().verify_password(password.as_bytes(), &parsed).is_err() {
+        if Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_err()
+        {
             return Ok(None);
         }
         Ok(Some(User {
@@ -332,7 +446,9 @@ impl Store {
         if count > 0 {
             return Ok(false);
         }
-        const NAMES: [&str; 8] = ["Anna", "Bruno", "Chiara", "Davide", "Elena", "Fabio", "Giulia", "Luca"];
+        const NAMES: [&str; 8] = [
+            "Anna", "Bruno", "Chiara", "Davide", "Elena", "Fabio", "Giulia", "Luca",
+        ];
         for (i, first) in NAMES.iter().enumerate() {
             let number = (201 + i).to_string();
             self.create_extension(&NewExtension {
@@ -343,8 +459,10 @@ impl Store {
             })
             .await?;
             let password = format!("demo{number}");
-            self.add_account_to_extension(&number, &number, &password).await?;
-            self.create_user(&number, &password, Some(&number), "user").await?;
+            self.add_account_to_extension(&number, &number, &password)
+                .await?;
+            self.create_user(&number, &password, Some(&number), "user")
+                .await?;
         }
         tracing::info!("demo data created: extensions 201-208, accounts and users 201-208 (password demo<number>)");
         Ok(true)
@@ -404,7 +522,9 @@ impl Store {
                 enabled: flag(&r, "enabled")?,
                 ha1_md5: r.try_get("ha1_md5")?,
                 ha1_sha256: r.try_get("ha1_sha256")?,
-                acl: r.try_get::<Option<String>, _>("acl")?.filter(|s| !s.is_empty()),
+                acl: r
+                    .try_get::<Option<String>, _>("acl")?
+                    .filter(|s| !s.is_empty()),
                 registration_check: flag(&r, "registration_check")?,
                 nat: flag(&r, "nat")?,
                 min_expires: r.try_get("min_expires")?,

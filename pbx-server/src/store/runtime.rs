@@ -62,11 +62,13 @@ impl Store {
 
     /// Deletes expired locations; returns how many.
     pub async fn purge_expired_locations(&self, now_ms: i64) -> Result<u64> {
-        Ok(sqlx::query("DELETE FROM location WHERE expires_at_ms <= $1")
-            .bind(now_ms)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+        Ok(
+            sqlx::query("DELETE FROM location WHERE expires_at_ms <= $1")
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 
     /// Records that the server was alive at `now_ms`.
@@ -119,10 +121,12 @@ impl Store {
     /// The stored password hash of a user (tests check it is argon2).
     #[doc(hidden)]
     pub async fn password_hash_for_tests(&self, username: &str) -> Result<String> {
-        Ok(sqlx::query("SELECT password_hash FROM app_user WHERE username = $1")
-            .bind(username)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("password_hash")?)
+        Ok(
+            sqlx::query("SELECT password_hash FROM app_user WHERE username = $1")
+                .bind(username)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("password_hash")?,
+        )
     }
 }

@@ -110,7 +110,11 @@ impl Headers {
     pub fn set(&mut self, name: &str, value: impl Into<String>) {
         let name = canonical_name(name);
         let value = value.into();
-        match self.0.iter().position(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+        match self
+            .0
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(&name))
+        {
             Some(pos) => {
                 self.0[pos].1 = value;
                 let mut i = 0;
@@ -133,7 +137,11 @@ impl Headers {
     /// Removes the first element of a (possibly comma-joined) list header, e.g. the top Via.
     pub fn remove_first(&mut self, name: &str) {
         let name = canonical_name(name);
-        if let Some(pos) = self.0.iter().position(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+        if let Some(pos) = self
+            .0
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(&name))
+        {
             let mut items = split_list(&self.0[pos].1);
             if items.len() <= 1 {
                 self.0.remove(pos);
@@ -147,7 +155,11 @@ impl Headers {
     /// Replaces the first element of a list header.
     pub fn replace_first(&mut self, name: &str, value: impl Into<String>) {
         let name = canonical_name(name);
-        if let Some(pos) = self.0.iter().position(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+        if let Some(pos) = self
+            .0
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(&name))
+        {
             let mut items = split_list(&self.0[pos].1);
             if items.is_empty() {
                 self.0[pos].1 = value.into();
@@ -216,7 +228,10 @@ mod tests {
     #[test]
     fn compact_names_expand_and_lookup_ignores_case() {
         let mut h = Headers::new();
-        h.push("v", "SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b;branch=z9hG4bK2");
+        h.push(
+            "v",
+            "SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b;branch=z9hG4bK2",
+        );
         h.push("i", "abc");
         assert_eq!(h.get("call-id"), Some("abc"));
         assert_eq!(h.get_all("VIA").len(), 2);

@@ -181,14 +181,20 @@ pub trait MessageExt {
             .and_then(|v| Via::parse(v).ok())
     }
     /// From.
+    #[allow(clippy::wrong_self_convention)] // "From" is the SIP header, not a conversion.
     fn from_hdr(&self) -> Option<NameAddr> {
-        self.headers().get("From").and_then(|v| NameAddr::parse(v).ok())
+        self.headers()
+            .get("From")
+            .and_then(|v| NameAddr::parse(v).ok())
     }
     /// To.
     fn to_hdr(&self) -> Option<NameAddr> {
-        self.headers().get("To").and_then(|v| NameAddr::parse(v).ok())
+        self.headers()
+            .get("To")
+            .and_then(|v| NameAddr::parse(v).ok())
     }
     /// From tag.
+    #[allow(clippy::wrong_self_convention)] // "From" is the SIP header, not a conversion.
     fn from_tag(&self) -> Option<String> {
         self.from_hdr().and_then(|a| a.tag().map(str::to_string))
     }
@@ -331,7 +337,8 @@ pub fn parse(bytes: &[u8]) -> Result<SipMessage, MsgError> {
             // rsip knows a fixed set of methods: tell an unknown method apart from garbage so
             // the server can answer 501 instead of dropping the request.
             let mut parts = first_line.split(' ');
-            if let (Some(m), Some(_), Some("SIP/2.0")) = (parts.next(), parts.next(), parts.next()) {
+            if let (Some(m), Some(_), Some("SIP/2.0")) = (parts.next(), parts.next(), parts.next())
+            {
                 if Method::parse(m).is_none()
                     && !m.is_empty()
                     && m.bytes().all(|b| b.is_ascii_uppercase())
@@ -416,7 +423,11 @@ fn validate(msg: &SipMessage) -> Result<(), MsgError> {
         let v = h.get(name).ok_or(MsgError::MissingHeader(label))?;
         NameAddr::parse(v)?;
     }
-    if h.get("Call-ID").map(str::trim).unwrap_or_default().is_empty() {
+    if h.get("Call-ID")
+        .map(str::trim)
+        .unwrap_or_default()
+        .is_empty()
+    {
         return Err(MsgError::MissingHeader("Call-ID"));
     }
     let cseq = h.get("CSeq").ok_or(MsgError::MissingHeader("CSeq"))?;
@@ -429,11 +440,25 @@ fn validate(msg: &SipMessage) -> Result<(), MsgError> {
     if let SipMessage::Request(r) = msg {
         if let Some(m) = MessageExt::cseq(r).1 {
             if m != r.method && r.method != Method::Ack && r.method != Method::Cancel {
-                return Err(MsgError::BadHeader("CSeq method differs from request".into()));
+                return Err(MsgError::BadHeader(
+                    "CSeq method differs from request".into(),
+                ));
             }
         }
     }
     Ok(())
+}
+
+/// For a request whose method we do not know: the same request parsed as if it were an
+/// OPTIONS, so the server can still build a `501 Not Implemented` carrying its headers.
+pub fn parse_unknown_method(bytes: &[u8]) -> Option<Request> {
+    let sp = bytes.iter().position(|b| *b == b' ')?;
+    let mut patched = b"OPTIONS".to_vec();
+    patched.extend_from_slice(&bytes[sp..]);
+    match parse(&patched) {
+        Ok(SipMessage::Request(r)) => Some(r),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -498,17 +523,5 @@ Content-Length: 4\r\n\r\nv=0\nJUNK";
         assert!(parse(unknown.as_bytes()).is_err());
         let huge = vec![b'a'; MAX_MESSAGE_SIZE + 1];
         assert!(matches!(parse(&huge), Err(MsgError::TooLarge(_))));
-    }
-}
-
-/// For a request whose method we do not know: the same request parsed as if it were an
-/// OPTIONS, so the server can still build a `501 Not Implemented` carrying its headers.
-pub fn parse_unknown_method(bytes: &[u8]) -> Option<Request> {
-    let sp = bytes.iter().position(|b| *b == b' ')?;
-    let mut patched = b"OPTIONS".to_vec();
-    patched.extend_from_slice(&bytes[sp..]);
-    match parse(&patched) {
-        Ok(SipMessage::Request(r)) => Some(r),
-        _ => None,
     }
 }

@@ -273,7 +273,10 @@ impl Via {
         if host.is_empty() {
             return Err(bad());
         }
-        let params = parts.filter(|p| !p.trim().is_empty()).map(parse_param).collect();
+        let params = parts
+            .filter(|p| !p.trim().is_empty())
+            .map(parse_param)
+            .collect();
         Ok(Via {
             transport: transport.to_ascii_uppercase(),
             host,

@@ -193,7 +193,8 @@ impl Endpoint {
             Ok(SipMessage::Response(r)) => self.handle_response(now, r),
             Err(MsgError::UnknownMethod(m)) => {
                 if let Some(req) = msg::parse_unknown_method(bytes) {
-                    let mut resp = Response::for_request(&stamp_via(req, peer), 501, "Not Implemented");
+                    let mut resp =
+                        Response::for_request(&stamp_via(req, peer), 501, "Not Implemented");
                     resp.headers.push("Allow", crate::ALLOW);
                     self.transmits.push_back(Transmit {
                         peer,
@@ -225,7 +226,11 @@ impl Endpoint {
                         State::Completed => {
                             t.state = State::Confirmed;
                             t.clear_timers();
-                            let wait = if peer.transport.is_reliable() { Duration::ZERO } else { t4 };
+                            let wait = if peer.transport.is_reliable() {
+                                Duration::ZERO
+                            } else {
+                                t4
+                            };
                             t.set_timer(TimerName::I, now + wait);
                             return;
                         }
@@ -278,7 +283,10 @@ impl Endpoint {
         } else {
             Kind::ServerNonInvite
         };
-        let id = self.insert(key, Txn::new(kind, peer, req.clone(), self.config.timers.t1));
+        let id = self.insert(
+            key,
+            Txn::new(kind, peer, req.clone(), self.config.timers.t1),
+        );
         if kind == Kind::ServerInvite && self.config.auto_trying {
             let trying = Response::for_request(&req, 100, "Trying");
             // Ignore the error: the transaction was just created.
@@ -303,7 +311,12 @@ impl Endpoint {
         };
         let id = self.insert(
             key,
-            Txn::new(Kind::ServerNonInvite, peer, req.clone(), self.config.timers.t1),
+            Txn::new(
+                Kind::ServerNonInvite,
+                peer,
+                req.clone(),
+                self.config.timers.t1,
+            ),
         );
         match invite {
             Some(inv) => {
@@ -356,16 +369,20 @@ impl Endpoint {
                     });
                     t.ack_bytes = Some(ack);
                     t.state = State::Completed;
-                    let wait = if reliable { Duration::ZERO } else { timers.t1 * 64 };
+                    let wait = if reliable {
+                        Duration::ZERO
+                    } else {
+                        timers.t1 * 64
+                    };
                     t.set_timer(TimerName::D, now + wait);
                 }
                 t.last_received = Some(resp.clone());
-                self.events.push_back(Event::Response { id, response: resp });
+                self.events
+                    .push_back(Event::Response { id, response: resp });
             }
-            (Kind::ClientInvite, State::Accepted) => {
-                if (200..300).contains(&status) {
-                    self.events.push_back(Event::Response { id, response: resp });
-                }
+            (Kind::ClientInvite, State::Accepted) if (200..300).contains(&status) => {
+                self.events
+                    .push_back(Event::Response { id, response: resp });
             }
             (Kind::ClientInvite, State::Completed) => {
                 if let Some(ack) = &t.ack_bytes {
@@ -385,7 +402,8 @@ impl Endpoint {
                     t.set_timer(TimerName::K, now + wait);
                 }
                 t.last_received = Some(resp.clone());
-                self.events.push_back(Event::Response { id, response: resp });
+                self.events
+                    .push_back(Event::Response { id, response: resp });
             }
             _ => {}
         }
@@ -393,7 +411,12 @@ impl Endpoint {
 
     /// Starts a client transaction for `req` (which carries our top Via with a fresh
     /// branch) towards `peer`. ACKs are not transactions: use [`Endpoint::send_stateless`].
-    pub fn send_request(&mut self, now: Instant, req: Request, peer: Peer) -> Result<TxnId, TxnError> {
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        req: Request,
+        peer: Peer,
+    ) -> Result<TxnId, TxnError> {
         if req.method == Method::Ack {
             return Err(TxnError::AckNotAllowed);
         }
@@ -476,7 +499,11 @@ impl Endpoint {
                     t.state = State::Proceeding;
                 } else {
                     t.state = State::Completed;
-                    let wait = if reliable { Duration::ZERO } else { timers.t1 * 64 };
+                    let wait = if reliable {
+                        Duration::ZERO
+                    } else {
+                        timers.t1 * 64
+                    };
                     t.set_timer(TimerName::J, now + wait);
                 }
             }

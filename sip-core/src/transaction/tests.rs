@@ -12,7 +12,10 @@ fn peer() -> Peer {
 
 fn request(method: Method, branch: &str) -> Request {
     let mut h = Headers::new();
-    h.push("Via", format!("SIP/2.0/UDP 127.0.0.1:5070;branch={branch};rport"));
+    h.push(
+        "Via",
+        format!("SIP/2.0/UDP 127.0.0.1:5070;branch={branch};rport"),
+    );
     h.push("From", "<sip:201@pbx>;tag=f1");
     h.push("To", "<sip:202@pbx>");
     h.push("Call-ID", "call-1");
@@ -56,7 +59,9 @@ fn run_timers(ep: &mut Endpoint, start: Instant, end: Duration) -> Vec<(Duration
 fn invite_over_total_loss_retransmits_then_times_out_at_32s() {
     let mut ep = Endpoint::new(EndpointConfig::default());
     let t0 = Instant::now();
-    let id = ep.send_request(t0, request(Method::Invite, "z9hG4bKa"), peer()).unwrap();
+    let id = ep
+        .send_request(t0, request(Method::Invite, "z9hG4bKa"), peer())
+        .unwrap();
     assert_eq!(drain(&mut ep).len(), 1);
     let fired = run_timers(&mut ep, t0, Duration::from_secs(60));
     let retransmits: Vec<f64> = fired
@@ -74,12 +79,20 @@ fn invite_over_total_loss_retransmits_then_times_out_at_32s() {
 fn non_invite_backs_off_to_t2_and_times_out() {
     let mut ep = Endpoint::new(EndpointConfig::default());
     let t0 = Instant::now();
-    ep.send_request(t0, request(Method::Options, "z9hG4bKb"), peer()).unwrap();
+    ep.send_request(t0, request(Method::Options, "z9hG4bKb"), peer())
+        .unwrap();
     drain(&mut ep);
     let fired = run_timers(&mut ep, t0, Duration::from_secs(60));
-    let times: Vec<f64> = fired.iter().filter(|(_, n)| *n == 1).map(|(d, _)| d.as_secs_f64()).collect();
+    let times: Vec<f64> = fired
+        .iter()
+        .filter(|(_, n)| *n == 1)
+        .map(|(d, _)| d.as_secs_f64())
+        .collect();
     assert_eq!(&times[..6], &[0.5, 1.5, 3.5, 7.5, 11.5, 15.5]);
-    assert!(matches!(events(&mut ep).as_slice(), [Event::Timeout { .. }]));
+    assert!(matches!(
+        events(&mut ep).as_slice(),
+        [Event::Timeout { .. }]
+    ));
 }
 
 #[test]
@@ -90,7 +103,8 @@ fn reliable_transport_never_retransmits() {
         transport: Transport::Tcp,
         addr: peer().addr,
     };
-    ep.send_request(t0, request(Method::Invite, "z9hG4bKc"), tcp).unwrap();
+    ep.send_request(t0, request(Method::Invite, "z9hG4bKc"), tcp)
+        .unwrap();
     drain(&mut ep);
     let fired = run_timers(&mut ep, t0, Duration::from_secs(60));
     assert_eq!(fired, vec![(Duration::from_secs(32), 0)]);
@@ -107,15 +121,23 @@ fn client_invite_acks_non_2xx_once_per_retransmission() {
     busy.set_to_tag("t9");
     ep.handle_datagram(t0, peer(), &busy.to_bytes());
     let sent = drain(&mut ep);
-    let SipMessage::Request(ack) = &sent[0] else { panic!("expected ACK") };
+    let SipMessage::Request(ack) = &sent[0] else {
+        panic!("expected ACK")
+    };
     assert_eq!(ack.method, Method::Ack);
     assert_eq!(ack.to_tag().as_deref(), Some("t9"));
     assert_eq!(ack.top_via().unwrap().branch(), Some("z9hG4bKd"));
     ep.handle_datagram(t0 + Duration::from_millis(600), peer(), &busy.to_bytes());
-    assert_eq!(drain(&mut ep).len(), 1, "ACK repeated for the retransmitted 486");
+    assert_eq!(
+        drain(&mut ep).len(),
+        1,
+        "ACK repeated for the retransmitted 486"
+    );
     let evs = events(&mut ep);
     assert_eq!(evs.len(), 1, "the TU sees the 486 once");
-    assert!(matches!(&evs[0], Event::Response { id: x, response } if *x == id && response.status == 486));
+    assert!(
+        matches!(&evs[0], Event::Response { id: x, response } if *x == id && response.status == 486)
+    );
     assert_eq!(ep.state(id), Some(State::Completed));
     run_timers(&mut ep, t0, Duration::from_secs(40));
     assert!(ep.is_empty());
@@ -143,7 +165,14 @@ fn server_invite_retransmits_final_until_ack() {
     let sent = drain(&mut ep);
     assert!(matches!(&sent[0], SipMessage::Response(r) if r.status == 100));
     let evs = events(&mut ep);
-    let Event::Request { id: Some(id), request, .. } = &evs[0] else { panic!() };
+    let Event::Request {
+        id: Some(id),
+        request,
+        ..
+    } = &evs[0]
+    else {
+        panic!()
+    };
     let via = request.top_via().unwrap();
     assert_eq!(via.param("rport"), Some(Some("5070")));
     // A retransmitted INVITE repeats the 100, creates nothing new.
@@ -175,8 +204,16 @@ fn server_invite_without_ack_times_out() {
     let req = request(Method::Invite, "z9hG4bKg");
     ep.handle_datagram(t0, peer(), &req.to_bytes());
     drain(&mut ep);
-    let Event::Request { id: Some(id), request, .. } = events(&mut ep).remove(0) else { panic!() };
-    ep.respond(t0, id, Response::for_request(&request, 200, "OK")).unwrap();
+    let Event::Request {
+        id: Some(id),
+        request,
+        ..
+    } = events(&mut ep).remove(0)
+    else {
+        panic!()
+    };
+    ep.respond(t0, id, Response::for_request(&request, 200, "OK"))
+        .unwrap();
     run_timers(&mut ep, t0, Duration::from_secs(40));
     assert!(matches!(events(&mut ep).as_slice(), [Event::Timeout { id: x }] if *x == id));
 }
@@ -188,12 +225,23 @@ fn ack_for_2xx_is_matched_by_dialog_and_passed_up() {
     let req = request(Method::Invite, "z9hG4bKh");
     ep.handle_datagram(t0, peer(), &req.to_bytes());
     drain(&mut ep);
-    let Event::Request { id: Some(id), request: inv, .. } = events(&mut ep).remove(0) else { panic!() };
-    ep.respond(t0, id, Response::for_request(&inv, 200, "OK")).unwrap();
+    let Event::Request {
+        id: Some(id),
+        request: inv,
+        ..
+    } = events(&mut ep).remove(0)
+    else {
+        panic!()
+    };
+    ep.respond(t0, id, Response::for_request(&inv, 200, "OK"))
+        .unwrap();
     let mut ack = request(Method::Ack, "z9hG4bKother");
     ack.headers.set("CSeq", "1 ACK");
     ep.handle_datagram(t0, peer(), &ack.to_bytes());
-    assert!(matches!(events(&mut ep).as_slice(), [Event::Request { id: None, .. }]));
+    assert!(matches!(
+        events(&mut ep).as_slice(),
+        [Event::Request { id: None, .. }]
+    ));
     assert_eq!(ep.state(id), None, "2xx retransmission stopped");
 }
 
@@ -204,7 +252,9 @@ fn cancel_is_answered_and_reported() {
     let req = request(Method::Invite, "z9hG4bKi");
     ep.handle_datagram(t0, peer(), &req.to_bytes());
     drain(&mut ep);
-    let Event::Request { id: Some(id), .. } = events(&mut ep).remove(0) else { panic!() };
+    let Event::Request { id: Some(id), .. } = events(&mut ep).remove(0) else {
+        panic!()
+    };
     let mut cancel = request(Method::Cancel, "z9hG4bKi");
     cancel.headers.set("CSeq", "1 CANCEL");
     ep.handle_datagram(t0, peer(), &cancel.to_bytes());
@@ -223,9 +273,20 @@ fn non_invite_server_repeats_final_for_retransmissions() {
     let t0 = Instant::now();
     let req = request(Method::Options, "z9hG4bKj");
     ep.handle_datagram(t0, peer(), &req.to_bytes());
-    let Event::Request { id: Some(id), request, .. } = events(&mut ep).remove(0) else { panic!() };
-    ep.respond(t0, id, Response::for_request(&request, 200, "OK")).unwrap();
-    assert_eq!(ep.respond(t0, id, Response::for_request(&request, 200, "OK")), Err(TxnError::AlreadyFinal));
+    let Event::Request {
+        id: Some(id),
+        request,
+        ..
+    } = events(&mut ep).remove(0)
+    else {
+        panic!()
+    };
+    ep.respond(t0, id, Response::for_request(&request, 200, "OK"))
+        .unwrap();
+    assert_eq!(
+        ep.respond(t0, id, Response::for_request(&request, 200, "OK")),
+        Err(TxnError::AlreadyFinal)
+    );
     drain(&mut ep);
     ep.handle_datagram(t0 + Duration::from_secs(1), peer(), &req.to_bytes());
     assert_eq!(drain(&mut ep).len(), 1);
@@ -252,7 +313,9 @@ fn garbage_and_unknown_methods() {
 fn cancel_request_mirrors_the_invite() {
     let mut ep = Endpoint::new(EndpointConfig::default());
     let t0 = Instant::now();
-    let id = ep.send_request(t0, request(Method::Invite, "z9hG4bKl"), peer()).unwrap();
+    let id = ep
+        .send_request(t0, request(Method::Invite, "z9hG4bKl"), peer())
+        .unwrap();
     let c = ep.cancel_request(id).unwrap();
     assert_eq!(c.top_via().unwrap().branch(), Some("z9hG4bKl"));
     assert_eq!(c.cseq(), (1, Some(Method::Cancel)));

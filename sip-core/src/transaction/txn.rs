@@ -54,6 +54,7 @@ impl Default for Timers {
 
 /// Which of the four state machines a transaction runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // the RFC's names for the four machines
 pub(crate) enum Kind {
     ClientInvite,
     ClientNonInvite,
@@ -145,11 +146,14 @@ impl Txn {
 
     /// Timers due at `now`, removed from the list, earliest first.
     pub(crate) fn take_due(&mut self, now: Instant) -> Vec<TimerName> {
-        let mut due: Vec<(TimerName, Instant)> =
-            self.timers.iter().filter(|(_, t)| *t <= now).copied().collect();
+        let mut due: Vec<(TimerName, Instant)> = self
+            .timers
+            .iter()
+            .filter(|(_, t)| *t <= now)
+            .copied()
+            .collect();
         due.sort_by_key(|(_, t)| *t);
         self.timers.retain(|(_, t)| *t > now);
         due.into_iter().map(|(n, _)| n).collect()
     }
-
 }

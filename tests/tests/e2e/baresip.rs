@@ -28,12 +28,25 @@ fn baresip_registers_and_calls_sipp_through_the_pbx() {
     let m202 = free_media_port();
     register(&pbx, "202", p202);
     let callee = centralino_e2e::Sipp::new("uas_answer_bye.xml", pbx.sip)
-        .args(&["-p", &p202.to_string(), "-mp", &m202.to_string(), "-m", "1", "-d", "2000"])
+        .args(&[
+            "-p",
+            &p202.to_string(),
+            "-mp",
+            &m202.to_string(),
+            "-m",
+            "1",
+            "-d",
+            "2000",
+        ])
         .spawn();
 
     let dir = tempfile::tempdir().unwrap();
     let bs_media = free_media_port();
-    let ctrl_port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let ctrl_port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     std::fs::write(
         dir.path().join("config"),
         format!(
@@ -49,7 +62,10 @@ module aubridge.so\nmodule ctrl_tcp.so\nmodule_app account.so\nmodule_app menu.s
     .unwrap();
     std::fs::write(
         dir.path().join("accounts"),
-        format!("<sip:203@{};transport=udp>;auth_pass=demo203;regint=600\n", pbx.sip),
+        format!(
+            "<sip:203@{};transport=udp>;auth_pass=demo203;regint=600\n",
+            pbx.sip
+        ),
     )
     .unwrap();
     let _ua = Baresip(
@@ -57,13 +73,20 @@ module aubridge.so\nmodule ctrl_tcp.so\nmodule_app account.so\nmodule_app menu.s
             .arg("-f")
             .arg(dir.path())
             .stdin(Stdio::null())
-            .stdout(Stdio::from(std::fs::File::create(dir.path().join("baresip.log")).unwrap()))
+            .stdout(Stdio::from(
+                std::fs::File::create(dir.path().join("baresip.log")).unwrap(),
+            ))
             .stderr(Stdio::null())
             .spawn()
             .expect("baresip is installed"),
     );
-    pbx.wait_for("baresip registered", Duration::from_secs(15), |p| p.locations().len() == 2);
-    let cap = Capture::start(dir.path(), &format!("udp and portrange {}-{}", pbx.rtp.0, pbx.rtp.1));
+    pbx.wait_for("baresip registered", Duration::from_secs(15), |p| {
+        p.locations().len() == 2
+    });
+    let cap = Capture::start(
+        dir.path(),
+        &format!("udp and portrange {}-{}", pbx.rtp.0, pbx.rtp.1),
+    );
     let mut ctrl = None;
     for _ in 0..50 {
         if let Ok(s) = TcpStream::connect(("127.0.0.1", ctrl_port)) {
@@ -73,16 +96,29 @@ module aubridge.so\nmodule ctrl_tcp.so\nmodule_app account.so\nmodule_app menu.s
         std::thread::sleep(Duration::from_millis(100));
     }
     let mut ctrl = ctrl.expect("baresip control socket");
-    let cmd = format!(r#"{{"command":"dial","params":"sip:202@{}","token":"1"}}"#, pbx.sip);
+    let cmd = format!(
+        r#"{{"command":"dial","params":"sip:202@{}","token":"1"}}"#,
+        pbx.sip
+    );
     ctrl.write_all(netstring(&cmd).as_bytes()).unwrap();
 
     let (ok, out) = callee.wait(Duration::from_secs(30));
     let log = std::fs::read_to_string(dir.path().join("baresip.log")).unwrap_or_default();
-    assert!(ok, "SIPp callee completed the call from baresip: {out}\nbaresip:\n{log}\npbx:\n{}", pbx.log());
+    assert!(
+        ok,
+        "SIPp callee completed the call from baresip: {out}\nbaresip:\n{log}\npbx:\n{}",
+        pbx.log()
+    );
     let packets = cap.finish();
     let relay = |p: u16| (pbx.rtp.0..=pbx.rtp.1).contains(&p);
-    let to_sipp = packets.iter().filter(|d| relay(d.src.port()) && d.dst.port() == m202).count();
-    assert!(to_sipp >= 20, "baresip's audio reached SIPp through the relay ({to_sipp} packets)");
+    let to_sipp = packets
+        .iter()
+        .filter(|d| relay(d.src.port()) && d.dst.port() == m202)
+        .count();
+    assert!(
+        to_sipp >= 20,
+        "baresip's audio reached SIPp through the relay ({to_sipp} packets)"
+    );
 
     let cdrs = pbx.closed_cdrs(1);
     assert_eq!(cdrs.len(), 1);

@@ -36,7 +36,10 @@ fn call_201_to_202_relays_rtp_both_ways() {
     register(&pbx, "202", p202);
     let callee = uas(&pbx, "uas_answer.xml", p202, m202, 1);
     let tmp = tempfile::tempdir().unwrap();
-    let cap = Capture::start(tmp.path(), &format!("udp and portrange {}-{}", pbx.rtp.0, pbx.rtp.1));
+    let cap = Capture::start(
+        tmp.path(),
+        &format!("udp and portrange {}-{}", pbx.rtp.0, pbx.rtp.1),
+    );
     caller(&pbx, "uac_call.xml", "201", "202")
         .args(&["-mp", &m201.to_string(), "-d", "3000"])
         .run_ok();
@@ -45,19 +48,39 @@ fn call_201_to_202_relays_rtp_both_ways() {
     let packets = cap.finish();
     let relay = |p: u16| (pbx.rtp.0..=pbx.rtp.1).contains(&p);
     // What the callee received from the relay: the caller's PCMA audio and its DTMF.
-    let to_callee: Vec<_> = packets.iter().filter(|d| relay(d.src.port()) && d.dst.port() == m202).collect();
-    let pcma = to_callee.iter().filter(|d| d.rtp_payload_type() == Some(8)).count();
-    let dtmf = to_callee.iter().filter(|d| d.rtp_payload_type() == Some(101)).count();
+    let to_callee: Vec<_> = packets
+        .iter()
+        .filter(|d| relay(d.src.port()) && d.dst.port() == m202)
+        .collect();
+    let pcma = to_callee
+        .iter()
+        .filter(|d| d.rtp_payload_type() == Some(8))
+        .count();
+    let dtmf = to_callee
+        .iter()
+        .filter(|d| d.rtp_payload_type() == Some(101))
+        .count();
     // What the caller received from the relay: the callee's PCMU tone.
     let to_caller = packets
         .iter()
         .filter(|d| relay(d.src.port()) && d.dst.port() == m201 && d.rtp_payload_type() == Some(0))
         .count();
-    assert!(pcma >= 80, "callee got {pcma} PCMA packets through the relay");
-    assert!(dtmf >= 3, "callee got {dtmf} RFC 4733 packets through the relay");
-    assert!(to_caller >= 100, "caller got {to_caller} PCMU packets through the relay");
+    assert!(
+        pcma >= 80,
+        "callee got {pcma} PCMA packets through the relay"
+    );
+    assert!(
+        dtmf >= 3,
+        "callee got {dtmf} RFC 4733 packets through the relay"
+    );
+    assert!(
+        to_caller >= 100,
+        "caller got {to_caller} PCMU packets through the relay"
+    );
     // Nothing bypassed the relay.
-    assert!(packets.iter().all(|d| relay(d.src.port()) || relay(d.dst.port())));
+    assert!(packets
+        .iter()
+        .all(|d| relay(d.src.port()) || relay(d.dst.port())));
 
     let cdrs = pbx.closed_cdrs(1);
     let r = only(&cdrs);
@@ -80,7 +103,13 @@ fn busy_callee_gives_486_and_busy_record() {
     register(&pbx, "203", p);
     let callee = uas(&pbx, "uas_busy.xml", p, free_media_port(), 1);
     let tmp = tempfile::tempdir().unwrap();
-    caller(&pbx, refused_scenario(tmp.path(), 486).to_str().unwrap(), "201", "203").run_ok();
+    caller(
+        &pbx,
+        refused_scenario(tmp.path(), 486).to_str().unwrap(),
+        "201",
+        "203",
+    )
+    .run_ok();
     assert!(callee.wait(Duration::from_secs(10)).0);
     let cdrs = pbx.closed_cdrs(1);
     let r = only(&cdrs);
@@ -93,7 +122,13 @@ fn busy_callee_gives_486_and_busy_record() {
 fn unregistered_callee_gives_480_and_unavailable_record() {
     let pbx = Pbx::start();
     let tmp = tempfile::tempdir().unwrap();
-    caller(&pbx, refused_scenario(tmp.path(), 480).to_str().unwrap(), "201", "205").run_ok();
+    caller(
+        &pbx,
+        refused_scenario(tmp.path(), 480).to_str().unwrap(),
+        "201",
+        "205",
+    )
+    .run_ok();
     let cdrs = pbx.closed_cdrs(1);
     let r = only(&cdrs);
     assert_eq!(r["status"], "UNAVAILABLE");
@@ -104,14 +139,25 @@ fn unregistered_callee_gives_480_and_unavailable_record() {
 fn unknown_number_gives_404_and_failed_record() {
     let pbx = Pbx::start();
     let tmp = tempfile::tempdir().unwrap();
-    caller(&pbx, refused_scenario(tmp.path(), 404).to_str().unwrap(), "201", "999").run_ok();
+    caller(
+        &pbx,
+        refused_scenario(tmp.path(), 404).to_str().unwrap(),
+        "201",
+        "999",
+    )
+    .run_ok();
     let r = only(&pbx.closed_cdrs(1)).clone();
     assert_eq!(r["status"], "FAILED");
 }
 
 #[test]
 fn no_answer_times_out_then_overflows_to_another_extension() {
-    let pbx = Pbx::start_with(&[&["set-extension", "206", "ring_timeout_s=2", "overflow_noanswer=extension:207"]]);
+    let pbx = Pbx::start_with(&[&[
+        "set-extension",
+        "206",
+        "ring_timeout_s=2",
+        "overflow_noanswer=extension:207",
+    ]]);
     let (p206, p207) = (free_udp_port(), free_udp_port());
     register(&pbx, "206", p206);
     register(&pbx, "207", p207);
@@ -133,7 +179,8 @@ fn no_answer_times_out_then_overflows_to_another_extension() {
     assert_eq!(d[0]["detail_exit_cause"], "NOANSWER");
     assert_eq!(d[1]["detail_destination_id"], "207");
     assert_eq!(d[1]["detail_exit_cause"], "NCC");
-    let waited = d[0]["detail_exit_datetime"].as_str().unwrap() > d[0]["detail_enter_datetime"].as_str().unwrap();
+    let waited = d[0]["detail_exit_datetime"].as_str().unwrap()
+        > d[0]["detail_enter_datetime"].as_str().unwrap();
     assert!(waited);
 }
 
@@ -159,7 +206,18 @@ fn extension_with_two_accounts_rings_both_and_cancels_the_loser() {
     let (pa, pb) = (free_udp_port(), free_udp_port());
     register(&pbx, "204", pa);
     Sipp::new("register.xml", pbx.sip)
-        .args(&["-p", &pb.to_string(), "-s", "204b", "-au", "204b", "-ap", "secret-204b", "-m", "1"])
+        .args(&[
+            "-p",
+            &pb.to_string(),
+            "-s",
+            "204b",
+            "-au",
+            "204b",
+            "-ap",
+            "secret-204b",
+            "-m",
+            "1",
+        ])
         .run_ok();
     assert_eq!(pbx.locations().len(), 2);
     let answers = uas(&pbx, "uas_answer.xml", pa, free_media_port(), 1);

@@ -36,10 +36,16 @@ fn kill_9_during_20_calls_keeps_records_and_locations() {
         .spawn();
     pbx.wait_for("20 connected calls", Duration::from_secs(30), |p| {
         p.metrics()["active_calls"] == 20
-            && p.cdr().iter().filter(|r| !r["answer_datetime"].is_null()).count() == 20
+            && p.cdr()
+                .iter()
+                .filter(|r| !r["answer_datetime"].is_null())
+                .count()
+                == 20
     });
     let before = pbx.cdr();
-    assert!(before.iter().all(|r| r["status"].is_null() && r["end_datetime"].is_null()));
+    assert!(before
+        .iter()
+        .all(|r| r["status"].is_null() && r["end_datetime"].is_null()));
 
     pbx.kill9();
     pbx.restart();
@@ -48,7 +54,10 @@ fn kill_9_during_20_calls_keeps_records_and_locations() {
     assert_eq!(after.len(), 20, "every call has its record");
     for r in &after {
         assert_eq!(r["status"], "OK", "answered calls close as OK: {r}");
-        assert_eq!(r["recovered"], true, "the record says it was closed at restart");
+        assert_eq!(
+            r["recovered"], true,
+            "the record says it was closed at restart"
+        );
         assert!(!r["end_datetime"].is_null());
         assert!(r["end_datetime"].as_str() >= r["answer_datetime"].as_str());
         assert_eq!(r["details"][0]["detail_exit_cause"], "RECOVERED");
@@ -56,5 +65,7 @@ fn kill_9_during_20_calls_keeps_records_and_locations() {
     let locs = pbx.locations();
     assert_eq!(locs.len(), 1, "the registration survived");
     assert_eq!(locs[0]["source"], format!("127.0.0.1:{p}"));
-    pbx.wait_for("location loaded", Duration::from_secs(5), |p| p.metrics()["registered"] == 1);
+    pbx.wait_for("location loaded", Duration::from_secs(5), |p| {
+        p.metrics()["registered"] == 1
+    });
 }

@@ -2,6 +2,8 @@
 //! Needs `sipp` (Debian sip-tester), `tcpdump` and `baresip`; the README's test command
 //! installs them.
 
+#![allow(clippy::unwrap_used)]
+
 mod baresip;
 mod calls;
 mod crash;

@@ -16,7 +16,9 @@ Content-Length: 0\r\n\r\n";
 
 fn probe(sock: &UdpSocket, pbx: &Pbx, n: u32) -> String {
     let port = sock.local_addr().unwrap().port().to_string();
-    let msg = OPTIONS.replace("PORT", &port).replace("BRANCH", &n.to_string());
+    let msg = OPTIONS
+        .replace("PORT", &port)
+        .replace("BRANCH", &n.to_string());
     sock.send_to(msg.as_bytes(), pbx.sip).unwrap();
     let mut buf = [0u8; 4096];
     let (len, _) = sock.recv_from(&mut buf).expect("the server still answers");
@@ -38,13 +40,28 @@ fn garbage_truncated_and_huge_messages_do_not_crash_the_server() {
         b"INVITE".to_vec(),
         b"SIP/2.0 200\r\n\r\n".to_vec(),
         b"INVITE sip:202@x SIP/2.0\r\nVia: SIP/2.0/UDP\r\n\r\n".to_vec(),
-        valid.replace("CSeq: 1 OPTIONS", "CSeq: banana").into_bytes(),
+        valid
+            .replace("CSeq: 1 OPTIONS", "CSeq: banana")
+            .into_bytes(),
         valid.replace("Via:", "Via").into_bytes(),
-        valid.replace("Content-Length: 0", "Content-Length: 99999").into_bytes(),
-        valid.replace("Content-Length: 0", "Content-Length: -1").into_bytes(),
-        valid.replace("From: <sip:probe@127.0.0.1>", "From: <sip:probe@127.0.0.1").into_bytes(),
-        valid.replace("sip:201@127.0.0.1 SIP/2.0", "sip:201@[::1 SIP/2.0").into_bytes(),
-        format!("{}X-Huge: {}\r\n\r\n", &valid[..valid.len() - 2], "a".repeat(60_000)).into_bytes(),
+        valid
+            .replace("Content-Length: 0", "Content-Length: 99999")
+            .into_bytes(),
+        valid
+            .replace("Content-Length: 0", "Content-Length: -1")
+            .into_bytes(),
+        valid
+            .replace("From: <sip:probe@127.0.0.1>", "From: <sip:probe@127.0.0.1")
+            .into_bytes(),
+        valid
+            .replace("sip:201@127.0.0.1 SIP/2.0", "sip:201@[::1 SIP/2.0")
+            .into_bytes(),
+        format!(
+            "{}X-Huge: {}\r\n\r\n",
+            &valid[..valid.len() - 2],
+            "a".repeat(60_000)
+        )
+        .into_bytes(),
         "\u{1F600}".repeat(100).into_bytes(),
     ];
     for cut in (1..valid.len()).step_by(7) {
@@ -61,7 +78,8 @@ fn garbage_truncated_and_huge_messages_do_not_crash_the_server() {
     let mut tcp = TcpStream::connect(pbx.sip).unwrap();
     let _ = tcp.write_all(b"\x00\x01garbage\r\n\r\n");
     let mut tcp2 = TcpStream::connect(pbx.sip).unwrap();
-    let _ = tcp2.write_all(format!("OPTIONS sip:x SIP/2.0\r\nX: {}", "b".repeat(100_000)).as_bytes());
+    let _ =
+        tcp2.write_all(format!("OPTIONS sip:x SIP/2.0\r\nX: {}", "b".repeat(100_000)).as_bytes());
 
     let answer = probe(&sock, &pbx, 1);
     assert!(answer.starts_with("SIP/2.0 200"), "{answer}");

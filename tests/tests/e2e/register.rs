@@ -6,10 +6,24 @@ use centralino_e2e::{free_udp_port, Pbx, Sipp};
 fn register_with_wrong_password_is_refused() {
     let pbx = Pbx::start();
     Sipp::new("register_wrong.xml", pbx.sip)
-        .args(&["-p", &free_udp_port().to_string(), "-s", "201", "-au", "201", "-ap", "not-the-password", "-m", "1"])
+        .args(&[
+            "-p",
+            &free_udp_port().to_string(),
+            "-s",
+            "201",
+            "-au",
+            "201",
+            "-ap",
+            "not-the-password",
+            "-m",
+            "1",
+        ])
         .run_ok();
     assert!(pbx.locations().is_empty(), "no location stored");
-    assert!(pbx.log().contains("security: sip auth failure"), "failure logged for fail2ban");
+    assert!(
+        pbx.log().contains("security: sip auth failure"),
+        "failure logged for fail2ban"
+    );
 }
 
 #[test]
@@ -19,16 +33,33 @@ fn register_with_right_password_gets_granted_expiry() {
     // register.xml asks for 7200 s and fails unless the 200 OK says `Expires: 3600`
     // (the demo account template's maximum).
     Sipp::new("register.xml", pbx.sip)
-        .args(&["-p", &port.to_string(), "-s", "201", "-au", "201", "-ap", "demo201", "-m", "1"])
+        .args(&[
+            "-p",
+            &port.to_string(),
+            "-s",
+            "201",
+            "-au",
+            "201",
+            "-ap",
+            "demo201",
+            "-m",
+            "1",
+        ])
         .run_ok();
     let locs = pbx.locations();
     assert_eq!(locs.len(), 1);
     assert_eq!(locs[0]["source"], format!("127.0.0.1:{port}"));
-    assert!(locs[0]["contact"].as_str().unwrap().contains(&format!(":{port}")));
+    assert!(locs[0]["contact"]
+        .as_str()
+        .unwrap()
+        .contains(&format!(":{port}")));
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
     let left = locs[0]["expires_at_ms"].as_i64().unwrap() - now_ms;
-    assert!((3500_000..=3600_000).contains(&left), "granted expiry stored: {left} ms");
+    assert!(
+        (3_500_000..=3_600_000).contains(&left),
+        "granted expiry stored: {left} ms"
+    );
 }
