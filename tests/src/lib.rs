@@ -79,18 +79,34 @@ pub struct Pbx {
     pub rtp: (u16, u16),
     /// Extra `run` arguments.
     args: Vec<String>,
+    /// `--database-url`, when not the default SQLite file.
+    db_url: Option<String>,
 }
 
 impl Pbx {
     /// A fresh data dir with the demo data, `setup` run against it before the start
     /// (e.g. `pbx-server set-extension`).
     pub fn start_with(setup: &[&[&str]]) -> Pbx {
+        Pbx::start_on(None, setup)
+    }
+
+    /// Like [`Pbx::start_with`], on the database at `db_url` (e.g. PostgreSQL).
+    pub fn start_on(db_url: Option<String>, setup: &[&[&str]]) -> Pbx {
         let tmp = tempfile::tempdir().unwrap();
         let data_dir = tmp.path().to_path_buf();
+        let with_db = |args: &[&str]| -> Vec<String> {
+            let mut v: Vec<String> = Vec::new();
+            if let Some(u) = &db_url {
+                v.push("--database-url".into());
+                v.push(u.clone());
+            }
+            v.extend(args.iter().map(|s| s.to_string()));
+            v
+        };
         // Seed the demo data first so setup commands find the extensions.
-        cli(&data_dir, &["seed-demo"]);
+        cli_args(&data_dir, &with_db(&["seed-demo"]));
         for args in setup {
-            cli(&data_dir, args);
+            cli_args(&data_dir, &with_db(args));
         }
         let mut pbx = Pbx {
             child: None,
@@ -100,6 +116,7 @@ impl Pbx {
             http: "127.0.0.1:0".parse().unwrap(),
             rtp: rtp_range(),
             args: Vec::new(),
+            db_url,
         };
         pbx.spawn();
         pbx
@@ -117,9 +134,11 @@ impl Pbx {
             self.sip.port()
         };
         let mut cmd = Command::new(workspace_bin("pbx-server"));
-        cmd.arg("--data-dir")
-            .arg(&self.data_dir)
-            .args(["run", "--demo", "--bind", "127.0.0.1"])
+        cmd.arg("--data-dir").arg(&self.data_dir);
+        if let Some(u) = &self.db_url {
+            cmd.args(["--database-url", u]);
+        }
+        cmd.args(["run", "--demo", "--bind", "127.0.0.1"])
             .args(["--sip-port", &sip_port.to_string(), "--http-port", "0"])
             .args([
                 "--rtp-min",
@@ -180,9 +199,19 @@ impl Pbx {
         self.spawn();
     }
 
+    fn cli(&self, args: &[&str]) -> Output {
+        let mut v: Vec<String> = Vec::new();
+        if let Some(u) = &self.db_url {
+            v.push("--database-url".into());
+            v.push(u.clone());
+        }
+        v.extend(args.iter().map(|s| s.to_string()));
+        cli_args(&self.data_dir, &v)
+    }
+
     /// `pbx-server cdr --json`, parsed.
     pub fn cdr(&self) -> Vec<Value> {
-        let out = cli(&self.data_dir, &["cdr", "--json"]);
+        let out = self.cli(&["cdr", "--json"]);
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -191,7 +220,7 @@ impl Pbx {
 
     /// `pbx-server locations`, parsed.
     pub fn locations(&self) -> Vec<Value> {
-        let out = cli(&self.data_dir, &["locations"]);
+        let out = self.cli(&["locations"]);
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -237,6 +266,12 @@ impl Drop for Pbx {
 
 /// Runs a pbx-server sub-command on a data dir.
 pub fn cli(data_dir: &Path, args: &[&str]) -> Output {
+    let v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    cli_args(data_dir, &v)
+}
+
+/// Runs a pbx-server sub-command on a data dir (owned arguments).
+pub fn cli_args(data_dir: &Path, args: &[String]) -> Output {
     let out = Command::new(workspace_bin("pbx-server"))
         .arg("--data-dir")
         .arg(data_dir)
@@ -431,4 +466,24 @@ pub fn refused_scenario(dir: &Path, status: u16) -> PathBuf {
     let p = dir.join(format!("uac_refused_{status}.xml"));
     std::fs::write(&p, text).unwrap();
     p
+}
+
+/// A fresh, empty PostgreSQL database in the cluster of `CENTRALINO_TEST_PG_URL`, or `None`
+/// when the variable is not set (the README's test command always sets it).
+pub fn fresh_postgres_db() -> Option<String> {
+    static N: AtomicU16 = AtomicU16::new(0);
+    let base = std::env::var("CENTRALINO_TEST_PG_URL").ok()?;
+    let name = format!(
+        "e2e_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let status = Command::new("psql")
+        .arg(&base)
+        .args(["-qc", &format!("CREATE DATABASE {name}")])
+        .status()
+        .unwrap();
+    assert!(status.success(), "creating {name}");
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    Some(format!("{prefix}/{name}"))
 }

@@ -8,4 +8,5 @@ mod baresip;
 mod calls;
 mod crash;
 mod malformed;
+mod postgres;
 mod register;
