@@ -48,6 +48,8 @@ pub struct Engine {
     owners: HashMap<TxnId, Owner>,
     load: HashMap<String, u32>,
     cdr_seq: u64,
+    /// Call-IDs of late answers already hung up.
+    stray_answers: std::collections::HashSet<String>,
     /// Records to persist, drained by the core after each step.
     pub outbox: Vec<CdrRecord>,
 }
@@ -67,6 +69,7 @@ impl Engine {
             owners: HashMap::new(),
             load: HashMap::new(),
             cdr_seq,
+            stray_answers: std::collections::HashSet::new(),
             outbox: Vec::new(),
         }
     }
@@ -440,6 +443,7 @@ impl Engine {
         resp: Response,
     ) {
         let Some(owner) = self.owners.get(&txn).cloned() else {
+            self.hang_up_stray_answer(ep, now, txn, &resp);
             return;
         };
         if resp.status >= 200 && !(resp.status < 300 && matches!(owner, Owner::Fork { .. })) {
@@ -455,6 +459,45 @@ impl Engine {
                 origin_req,
             } => self.on_forward_response(ep, now, call, to, origin, &origin_req, resp),
         }
+    }
+
+    /// A device answered a fork that is no longer wanted (cancelled, or the call ended):
+    /// acknowledge the 2xx and hang that dialog up at once, so the phone stops ringing and
+    /// retransmitting.
+    fn hang_up_stray_answer(&mut self, ep: &mut Endpoint, now: Now, txn: TxnId, resp: &Response) {
+        if !(200..300).contains(&resp.status) || resp.cseq().1 != Some(Method::Invite) {
+            return;
+        }
+        let (Some(peer), Some(from), Some(to), Some(contact)) =
+            (ep.peer(txn), resp.from_hdr(), resp.to_hdr(), resp.contact())
+        else {
+            return;
+        };
+        let mut dialog = Dialog {
+            call_id: resp.call_id().to_string(),
+            local_tag: from.tag().unwrap_or_default().to_string(),
+            remote_tag: to.tag().unwrap_or_default().to_string(),
+            local_uri: without_tag(from),
+            remote_uri: without_tag(to),
+            remote_target: contact.uri,
+            peer,
+            local_cseq: resp.cseq().0,
+            contact_user: String::new(),
+        };
+        let ack = dialog.ack(resp.cseq().0, &self.local);
+        ep.send_stateless(peer, &SipMessage::Request(ack));
+        // A retransmitted 2xx gets its ACK again, but only one BYE.
+        if !self.stray_answers.insert(resp.call_id().to_string()) {
+            return;
+        }
+        if self.stray_answers.len() > 1024 {
+            self.stray_answers.clear();
+        }
+        let bye = dialog.request(Method::Bye, &self.local);
+        if let Ok(t) = ep.send_request(now.mono, bye, peer) {
+            self.owners.insert(t, Owner::Fire);
+        }
+        tracing::info!(call_id = %resp.call_id(), "hung up a late answer");
     }
 
     fn on_fork_response(

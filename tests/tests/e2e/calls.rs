@@ -232,3 +232,20 @@ fn extension_with_two_accounts_rings_both_and_cancels_the_loser() {
     assert_eq!(r["status"], "OK");
     assert_eq!(r["answered_by"], "204");
 }
+
+#[test]
+fn hold_and_resume_reinvites_pass_through_with_media_kept_on_the_relay() {
+    let pbx = Pbx::start();
+    let p = free_udp_port();
+    register(&pbx, "202", p);
+    let callee = uas(&pbx, "uas_hold.xml", p, free_media_port(), 1);
+    // uac_hold.xml fails unless each 200 carries the answered direction and the relay's
+    // address; uas_hold.xml fails unless each re-INVITE offers the caller's direction.
+    caller(&pbx, "uac_hold.xml", "201", "202")
+        .args(&["-mp", &free_media_port().to_string()])
+        .run_ok();
+    let (ok, out) = callee.wait(Duration::from_secs(10));
+    assert!(ok, "callee saw hold and resume: {out}");
+    let r = only(&pbx.closed_cdrs(1)).clone();
+    assert_eq!(r["status"], "OK");
+}
