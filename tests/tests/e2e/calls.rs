@@ -249,3 +249,25 @@ fn hold_and_resume_reinvites_pass_through_with_media_kept_on_the_relay() {
     let r = only(&pbx.closed_cdrs(1)).clone();
     assert_eq!(r["status"], "OK");
 }
+
+#[test]
+fn caller_over_tcp_reaches_callee_over_udp() {
+    let pbx = Pbx::start();
+    let p = free_udp_port();
+    register(&pbx, "202", p);
+    let callee = uas(&pbx, "uas_answer.xml", p, free_media_port(), 1);
+    caller(&pbx, "uac_call.xml", "201", "202")
+        .args(&[
+            "-t",
+            "t1",
+            "-mp",
+            &free_media_port().to_string(),
+            "-d",
+            "500",
+        ])
+        .run_ok();
+    assert!(callee.wait(Duration::from_secs(10)).0);
+    let r = only(&pbx.closed_cdrs(1)).clone();
+    assert_eq!(r["status"], "OK");
+    assert_eq!(r["answered_by"], "202");
+}

@@ -63,3 +63,71 @@ fn register_with_right_password_gets_granted_expiry() {
         "granted expiry stored: {left} ms"
     );
 }
+
+#[test]
+fn register_over_tcp_stores_a_tcp_location() {
+    let pbx = Pbx::start();
+    let port = free_udp_port();
+    Sipp::new("register.xml", pbx.sip)
+        .args(&[
+            "-t",
+            "t1",
+            "-p",
+            &port.to_string(),
+            "-s",
+            "203",
+            "-au",
+            "203",
+            "-ap",
+            "demo203",
+            "-m",
+            "1",
+        ])
+        .run_ok();
+    let locs = pbx.locations();
+    assert_eq!(locs.len(), 1);
+    assert_eq!(locs[0]["transport"], "TCP");
+}
+
+#[test]
+fn unregister_with_expires_0_removes_the_location() {
+    let pbx = Pbx::start();
+    let port = free_udp_port();
+    Sipp::new("register.xml", pbx.sip)
+        .args(&[
+            "-p",
+            &port.to_string(),
+            "-s",
+            "204",
+            "-au",
+            "204",
+            "-ap",
+            "demo204",
+            "-m",
+            "1",
+        ])
+        .run_ok();
+    assert_eq!(pbx.locations().len(), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(centralino_e2e::scenarios().join("register_wrong.xml"))
+        .unwrap()
+        .replace("Expires: 3600", "Expires: 0")
+        .replace("<recv response=\"401\"/>", "<recv response=\"200\"/>");
+    let unregister = dir.path().join("unregister.xml");
+    std::fs::write(&unregister, text).unwrap();
+    Sipp::new(unregister.to_str().unwrap(), pbx.sip)
+        .args(&[
+            "-p",
+            &port.to_string(),
+            "-s",
+            "204",
+            "-au",
+            "204",
+            "-ap",
+            "demo204",
+            "-m",
+            "1",
+        ])
+        .run_ok();
+    assert!(pbx.locations().is_empty(), "Expires: 0 unregisters");
+}
