@@ -32,6 +32,13 @@ pub enum Command {
         /// SIP password.
         password: String,
     },
+    /// Change SIP account settings.
+    SetAccount {
+        /// SIP username.
+        username: String,
+        /// `field=value` pairs.
+        settings: Vec<String>,
+    },
     /// Change extension settings.
     SetExtension {
         /// Extension number.
@@ -126,6 +133,21 @@ pub async fn dispatch(
                 .add_account_to_extension(&extension, &username, &password)
                 .await
                 .with_context(|| format!("adding account {username} to extension {extension}"))?;
+            Ok(())
+        }
+        Command::SetAccount { username, settings } => {
+            std::fs::create_dir_all(&data_dir)?;
+            let store = Store::connect(&url(&data_dir, &database_url)).await?;
+            for kv in settings {
+                let (k, v) = kv
+                    .split_once('=')
+                    .with_context(|| format!("expected field=value, got {kv:?}"))?;
+                let v = (!v.is_empty()).then_some(v);
+                store
+                    .set_account_field(&username, k, v)
+                    .await
+                    .with_context(|| format!("setting {k} on account {username}"))?;
+            }
             Ok(())
         }
         Command::SetExtension { number, settings } => {

@@ -74,6 +74,14 @@ enum Cmd {
         /// SIP password.
         password: String,
     },
+    /// Change a setting of a SIP account (`acl=10.0.0.0/8`, `registration_check=1`,
+    /// `max_expires=1800`, ...); an empty value goes back to the account template.
+    SetAccount {
+        /// SIP username.
+        username: String,
+        /// `field=value` pairs.
+        settings: Vec<String>,
+    },
     /// Change a setting of an extension (`ring_timeout_s=5`, `overflow_noanswer=extension:202`,
     /// `busy_level=1`, ...); an empty value (`busy_level=`) goes back to the template.
     SetExtension {
@@ -142,6 +150,7 @@ impl From<Cmd> for pbx_server::cli::Command {
             Cmd::Locations => Command::Locations,
             Cmd::SetExtension { number, settings } => Command::SetExtension { number, settings },
             Cmd::SeedDemo => Command::SeedDemo,
+            Cmd::SetAccount { username, settings } => Command::SetAccount { username, settings },
             Cmd::AddAccount {
                 extension,
                 username,

@@ -271,3 +271,44 @@ fn caller_over_tcp_reaches_callee_over_udp() {
     assert_eq!(r["status"], "OK");
     assert_eq!(r["answered_by"], "202");
 }
+
+#[test]
+fn registration_check_refuses_invite_from_an_unregistered_address() {
+    let pbx = Pbx::start_with(&[&["set-account", "201", "registration_check=1"]]);
+    let tmp = tempfile::tempdir().unwrap();
+    caller(
+        &pbx,
+        refused_scenario(tmp.path(), 403).to_str().unwrap(),
+        "201",
+        "202",
+    )
+    .run_ok();
+    // Registered from one port, calling from another: still refused.
+    let p201 = free_udp_port();
+    register(&pbx, "201", p201);
+    caller(
+        &pbx,
+        refused_scenario(tmp.path(), 403).to_str().unwrap(),
+        "201",
+        "202",
+    )
+    .run_ok();
+    // From the registered address and port: the call goes through.
+    let p202 = free_udp_port();
+    register(&pbx, "202", p202);
+    let callee = uas(&pbx, "uas_answer.xml", p202, free_media_port(), 1);
+    Sipp::new("uac_call.xml", pbx.sip)
+        .args(&[
+            "-p",
+            &p201.to_string(),
+            "-mp",
+            &free_media_port().to_string(),
+            "-s",
+            "202",
+        ])
+        .args(&[
+            "-set", "caller", "201", "-au", "201", "-ap", "demo201", "-m", "1", "-d", "300",
+        ])
+        .run_ok();
+    assert!(callee.wait(Duration::from_secs(10)).0);
+}

@@ -131,3 +131,37 @@ fn unregister_with_expires_0_removes_the_location() {
         .run_ok();
     assert!(pbx.locations().is_empty(), "Expires: 0 unregisters");
 }
+
+/// register_wrong.xml with the final answer changed: 401 challenge, then `status`.
+fn register_expecting(dir: &std::path::Path, status: u16) -> String {
+    let text = std::fs::read_to_string(centralino_e2e::scenarios().join("register_wrong.xml"))
+        .unwrap()
+        .replace(
+            "<recv response=\"401\"/>",
+            &format!("<recv response=\"{status}\"/>"),
+        );
+    let p = dir.join(format!("register_{status}.xml"));
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn account_acl_refuses_registration_from_outside_its_subnet() {
+    let pbx = Pbx::start_with(&[&["set-account", "205", "acl=10.0.0.0/8"]]);
+    let dir = tempfile::tempdir().unwrap();
+    Sipp::new(&register_expecting(dir.path(), 403), pbx.sip)
+        .args(&[
+            "-p",
+            &free_udp_port().to_string(),
+            "-s",
+            "205",
+            "-au",
+            "205",
+            "-ap",
+            "demo205",
+            "-m",
+            "1",
+        ])
+        .run_ok();
+    assert!(pbx.locations().is_empty());
+}
