@@ -28,7 +28,14 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== cargo test (SQLite and PostgreSQL)"
 # Parallel e2e tests each start a PBX and several SIPp processes; two cores cope with four.
-scripts/with-postgres.sh cargo test --workspace -- --test-threads="${TEST_THREADS:-4}"
+log=$(mktemp)
+scripts/with-postgres.sh cargo test --workspace -- --test-threads="${TEST_THREADS:-4}" 2>&1 | tee "$log"
 
 echo "== fuzz (bounded)"
 scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
+
+# One closing line for the whole suite (cargo's last line is often a crate with no doc tests).
+passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
+rm -f "$log"
+echo "summary: $passed passed, $failed failed"
