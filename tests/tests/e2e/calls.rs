@@ -312,3 +312,35 @@ fn registration_check_refuses_invite_from_an_unregistered_address() {
         .run_ok();
     assert!(callee.wait(Duration::from_secs(10)).0);
 }
+
+#[test]
+fn busy_level_reached_gives_486_without_ringing_the_phone() {
+    let pbx = Pbx::start_with(&[&["set-extension", "203", "busy_level=1"]]);
+    let p = free_udp_port();
+    register(&pbx, "203", p);
+    // The callee answers one call only: a second INVITE reaching it would fail the test.
+    let callee = uas(&pbx, "uas_answer.xml", p, free_media_port(), 1);
+    let first = caller(&pbx, "uac_call.xml", "201", "203")
+        .args(&["-mp", &free_media_port().to_string(), "-d", "3000"])
+        .spawn();
+    pbx.wait_for("first call connected", Duration::from_secs(10), |p| {
+        p.metrics()["active_calls"] == 1
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    caller(
+        &pbx,
+        refused_scenario(tmp.path(), 486).to_str().unwrap(),
+        "202",
+        "203",
+    )
+    .run_ok();
+    assert!(first.wait(Duration::from_secs(15)).0);
+    assert!(callee.wait(Duration::from_secs(10)).0);
+    let cdrs = pbx.closed_cdrs(2);
+    let statuses: Vec<_> = cdrs
+        .iter()
+        .map(|r| r["status"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(statuses, ["OK", "BUSY"]);
+    assert_eq!(cdrs[1]["caller"], "202");
+}
