@@ -7,7 +7,7 @@ use crate::directory::Directory;
 use crate::guard::Guard;
 use crate::registrar::{self, LocationChange};
 use crate::sip_io::{Inbound, SipSender};
-use crate::store::{CdrRecord, Store};
+use crate::store::{Store, Write};
 use sip_core::transaction::{Endpoint, Event, TxnId};
 use sip_core::{MessageExt, Method, Peer, Request, Response};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,27 +34,33 @@ pub struct CoreMetrics {
 }
 
 /// Writes to the store, in order, off the SIP task.
-pub enum DbOp {
-    /// A location change.
-    Location(LocationChange),
-    /// A call record, inserted or updated.
-    Cdr(Box<CdrRecord>),
-    /// Liveness mark.
-    Heartbeat(i64),
-}
+pub type DbOp = Write;
 
-/// The database writer: applies operations one by one, so a record's updates land in order.
+/// Largest group of writes committed together (bounds one transaction's size).
+const MAX_BATCH: usize = 512;
+
+/// The database writer: applies writes in order, grouping whatever queued up meanwhile into
+/// one transaction, so a burst costs one commit (one fsync) instead of one per write.
 pub async fn db_writer(store: Store, mut rx: mpsc::UnboundedReceiver<DbOp>) {
-    while let Some(op) = rx.recv().await {
-        let res = match op {
-            DbOp::Location(LocationChange::Upsert(l)) => store.upsert_location(&l).await,
-            DbOp::Location(LocationChange::Delete(id)) => store.delete_location(id).await,
-            DbOp::Cdr(c) => store.cdr_upsert(&c).await,
-            DbOp::Heartbeat(ms) => store.set_heartbeat(ms).await,
-        };
-        if let Err(e) = res {
-            tracing::error!(error = %e, "store write failed");
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(w) => batch.push(w),
+                Err(_) => break,
+            }
         }
+        if let Err(e) = store.apply(&batch).await {
+            // Retry one by one so a single bad write cannot take the others with it.
+            tracing::error!(error = %e, writes = batch.len(), "store batch failed; retrying one by one");
+            for w in &batch {
+                if let Err(e) = store.apply(std::slice::from_ref(w)).await {
+                    tracing::error!(error = %e, ?w, "store write failed");
+                }
+            }
+        }
+        batch.clear();
     }
 }
 
@@ -94,13 +100,13 @@ impl Core {
                 let wall = wall_ms();
                 for id in self.dir.expire(wall) {
                     tracing::info!(account_id = id, "registration expired");
-                    let _ = self.db.send(DbOp::Location(LocationChange::Delete(id)));
+                    let _ = self.db.send(Write::Unregister(id));
                 }
                 next_sweep = now + SWEEP_EVERY;
                 self.publish_status();
             }
             if now >= next_heartbeat {
-                let _ = self.db.send(DbOp::Heartbeat(wall_ms()));
+                let _ = self.db.send(Write::Heartbeat(wall_ms()));
                 next_heartbeat = now + HEARTBEAT_EVERY;
             }
             self.publish_metrics();
@@ -199,7 +205,7 @@ impl Core {
                     }
                 }
                 for rec in self.engine.outbox.drain(..) {
-                    let _ = self.db.send(DbOp::Cdr(Box::new(rec)));
+                    let _ = self.db.send(Write::Cdr(Box::new(rec)));
                 }
             }
             while let Some(t) = self.ep.poll_transmit() {
@@ -227,8 +233,14 @@ impl Core {
                     peer,
                 );
                 let _ = self.ep.respond(now.mono, id, resp);
-                if let Some(c) = change {
-                    let _ = self.db.send(DbOp::Location(c));
+                match change {
+                    Some(LocationChange::Upsert(l)) => {
+                        let _ = self.db.send(Write::Location(l));
+                    }
+                    Some(LocationChange::Delete(id)) => {
+                        let _ = self.db.send(Write::Unregister(id));
+                    }
+                    None => {}
                 }
             }
             return;

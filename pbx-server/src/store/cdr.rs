@@ -2,6 +2,7 @@
 
 use super::{CdrDetail, CdrRecord, Result, Store};
 use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
 use sqlx::Row;
 
 fn b(v: bool) -> i64 {
@@ -12,7 +13,14 @@ impl Store {
     /// Inserts or updates a record and all its detail rows, in one transaction.
     pub async fn cdr_upsert(&self, c: &CdrRecord) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        cdr_upsert_on(&mut tx, c).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+pub(super) async fn cdr_upsert_on(conn: &mut AnyConnection, c: &CdrRecord) -> Result<()> {
+    sqlx::query(
             "INSERT INTO cdr (unique_id, tenant, source_type, destination_type, status, start_ms, channel_up_ms, answer_ms, \
              end_ms, answered_by, caller, caller_name, anonymous, called, called_name, duration_s, bill_ms, src_peer_name, \
              src_ip_port, recovered) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
@@ -42,10 +50,10 @@ impl Store {
         .bind(c.src_peer_name.clone())
         .bind(c.src_ip_port.clone())
         .bind(b(c.recovered))
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-        for d in &c.details {
-            sqlx::query(
+    for d in &c.details {
+        sqlx::query(
                 "INSERT INTO cdr_detail (unique_id, seq, source_num, anonymous, destination_type, destination_id, destination_name, \
                  destination_num, enter_ms, enqueue_ms, answer_ms, exit_ms, exit_cause, answered_by, waiting_time_s) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
@@ -68,13 +76,13 @@ impl Store {
             .bind(d.exit_cause.clone())
             .bind(d.answered_by.clone())
             .bind(d.waiting_time_s)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-        }
-        tx.commit().await?;
-        Ok(())
     }
+    Ok(())
+}
 
+impl Store {
     /// Number of records (continues the unique-id counter across restarts).
     pub async fn cdr_count(&self) -> Result<i64> {
         Ok(sqlx::query("SELECT COUNT(*) AS n FROM cdr")

@@ -8,6 +8,7 @@ mod runtime;
 
 pub use directory::{AccountRow, Directory, ExtensionRow, NewExtension};
 pub use model::{CdrDetail, CdrRecord, Location, User};
+pub use runtime::Write;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor};

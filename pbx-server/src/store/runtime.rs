@@ -1,12 +1,54 @@
 //! Registrar locations and the liveness heartbeat.
 
 use super::{Location, Result, Store};
+use sqlx::AnyConnection;
 use sqlx::Row;
 
 impl Store {
     /// Stores an account's location (replacing the previous one: last REGISTER wins).
     pub async fn upsert_location(&self, l: &Location) -> Result<()> {
-        sqlx::query(
+        let mut c = self.pool.acquire().await?;
+        upsert_location_on(&mut c, l).await
+    }
+
+    /// Forgets an account's location.
+    pub async fn delete_location(&self, account_id: i64) -> Result<()> {
+        let mut c = self.pool.acquire().await?;
+        delete_location_on(&mut c, account_id).await
+    }
+
+    /// Applies several writes in one transaction: one commit (one fsync) for a burst of
+    /// registrations and call events instead of one each.
+    pub async fn apply(&self, writes: &[Write]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for w in writes {
+            match w {
+                Write::Location(l) => upsert_location_on(&mut tx, l).await?,
+                Write::Unregister(id) => delete_location_on(&mut tx, *id).await?,
+                Write::Cdr(c) => super::cdr::cdr_upsert_on(&mut tx, c).await?,
+                Write::Heartbeat(ms) => heartbeat_on(&mut tx, *ms).await?,
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// One write for [`Store::apply`].
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Store or replace a location.
+    Location(Location),
+    /// Delete an account's location.
+    Unregister(i64),
+    /// Insert or update a call record.
+    Cdr(Box<super::CdrRecord>),
+    /// Liveness mark.
+    Heartbeat(i64),
+}
+
+async fn upsert_location_on(conn: &mut AnyConnection, l: &Location) -> Result<()> {
+    sqlx::query(
             "INSERT INTO location (account_id, contact, source_ip, source_port, transport, expires_at_ms, user_agent, registered_at_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT (account_id) DO UPDATE SET contact = excluded.contact, source_ip = excluded.source_ip, \
@@ -21,20 +63,31 @@ impl Store {
         .bind(l.expires_at_ms)
         .bind(&l.user_agent)
         .bind(l.registered_at_ms)
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await?;
-        Ok(())
-    }
+    Ok(())
+}
 
-    /// Forgets an account's location.
-    pub async fn delete_location(&self, account_id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM location WHERE account_id = $1")
-            .bind(account_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
+async fn delete_location_on(conn: &mut AnyConnection, account_id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM location WHERE account_id = $1")
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
 
+async fn heartbeat_on(conn: &mut AnyConnection, now_ms: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO server_state (key, value) VALUES ('heartbeat', $1) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+impl Store {
     /// Locations still valid at `now_ms`.
     pub async fn load_locations(&self, now_ms: i64) -> Result<Vec<Location>> {
         let rows = sqlx::query(
@@ -73,14 +126,8 @@ impl Store {
 
     /// Records that the server was alive at `now_ms`.
     pub async fn set_heartbeat(&self, now_ms: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO server_state (key, value) VALUES ('heartbeat', $1) \
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(now_ms)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut c = self.pool.acquire().await?;
+        heartbeat_on(&mut c, now_ms).await
     }
 
     /// The last heartbeat.

@@ -20,7 +20,7 @@ pub use txn::{State, TimerName, Timers};
 
 use crate::msg::{self, MessageExt, Method, MsgError, Request, Response, SipMessage};
 use crate::transport::Peer;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 use txn::{Kind, Txn};
 
@@ -118,6 +118,11 @@ pub struct Endpoint {
     next_id: u64,
     txns: HashMap<TxnId, Txn>,
     keys: HashMap<Key, TxnId>,
+    key_of: HashMap<TxnId, Key>,
+    /// Next deadline of every transaction that has one, ordered: `poll_timeout` and
+    /// `handle_timeout` stay O(log n) with tens of thousands of lingering transactions.
+    deadlines: BTreeSet<(Instant, TxnId)>,
+    indexed: HashMap<TxnId, Instant>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     /// Malformed datagrams seen (for statistics and tests).
@@ -132,6 +137,9 @@ impl Endpoint {
             next_id: 0,
             txns: HashMap::new(),
             keys: HashMap::new(),
+            key_of: HashMap::new(),
+            deadlines: BTreeSet::new(),
+            indexed: HashMap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             malformed: 0,
@@ -175,7 +183,18 @@ impl Endpoint {
 
     /// Earliest timer deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.txns.values().filter_map(Txn::next_deadline).min()
+        self.deadlines.first().map(|(d, _)| *d)
+    }
+
+    /// Re-files a transaction's next deadline after its timers changed.
+    fn reindex(&mut self, id: TxnId) {
+        if let Some(old) = self.indexed.remove(&id) {
+            self.deadlines.remove(&(old, id));
+        }
+        if let Some(d) = self.txns.get(&id).and_then(Txn::next_deadline) {
+            self.deadlines.insert((d, id));
+            self.indexed.insert(id, d);
+        }
     }
 
     /// Sends a message outside any transaction (ACK for 2xx, 2xx retransmits by the TU).
@@ -232,6 +251,7 @@ impl Endpoint {
                                 t4
                             };
                             t.set_timer(TimerName::I, now + wait);
+                            self.reindex(id);
                             return;
                         }
                         State::Confirmed => return,
@@ -336,20 +356,23 @@ impl Endpoint {
     }
 
     fn handle_response(&mut self, now: Instant, resp: Response) {
-        let Some(via) = resp.top_via() else { return };
-        let Some(branch) = via.branch().map(str::to_string) else {
-            return;
-        };
-        let Some(method) = resp.cseq().1 else { return };
+        if let Some(id) = self.handle_response_inner(now, resp) {
+            self.reindex(id);
+        }
+    }
+
+    /// Returns the transaction whose timers may have changed.
+    fn handle_response_inner(&mut self, now: Instant, resp: Response) -> Option<TxnId> {
+        let via = resp.top_via()?;
+        let branch = via.branch().map(str::to_string)?;
+        let method = resp.cseq().1?;
         let key = Key::Client { branch, method };
         let Some(id) = self.keys.get(&key).copied() else {
             tracing::debug!(status = resp.status, "stray response");
-            return;
+            return None;
         };
         let timers = self.config.timers;
-        let Some(t) = self.txns.get_mut(&id) else {
-            return;
-        };
+        let t = self.txns.get_mut(&id)?;
         let reliable = t.peer.transport.is_reliable();
         let status = resp.status;
         match (t.kind, t.state) {
@@ -407,6 +430,7 @@ impl Endpoint {
             }
             _ => {}
         }
+        Some(id)
     }
 
     /// Starts a client transaction for `req` (which carries our top Via with a fresh
@@ -509,6 +533,7 @@ impl Endpoint {
             }
             _ => return Err(TxnError::NoSuchTransaction),
         }
+        self.reindex(id);
         Ok(())
     }
 
@@ -535,13 +560,12 @@ impl Endpoint {
 
     /// Advances every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<TxnId> = self
-            .txns
-            .iter()
-            .filter(|(_, t)| t.next_deadline().is_some_and(|d| d <= now))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in due {
+        while let Some(&(deadline, id)) = self.deadlines.first() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            self.indexed.remove(&id);
             let fired = match self.txns.get_mut(&id) {
                 Some(t) => t.take_due(now),
                 None => continue,
@@ -549,6 +573,7 @@ impl Endpoint {
             for timer in fired {
                 self.fire(now, id, timer);
             }
+            self.reindex(id);
         }
     }
 
@@ -601,15 +626,20 @@ impl Endpoint {
     fn insert(&mut self, key: Key, txn: Txn) -> TxnId {
         let id = TxnId(self.next_id);
         self.next_id += 1;
-        self.keys.insert(key, id);
+        self.keys.insert(key.clone(), id);
+        self.key_of.insert(id, key);
         self.txns.insert(id, txn);
+        self.reindex(id);
         id
     }
 
     fn terminate(&mut self, id: TxnId) {
         if let Some(mut t) = self.txns.remove(&id) {
             t.state = State::Terminated;
-            self.keys.retain(|_, v| *v != id);
+            if let Some(key) = self.key_of.remove(&id) {
+                self.keys.remove(&key);
+            }
+            self.reindex(id);
         }
     }
 }
