@@ -529,6 +529,10 @@ impl Endpoint {
                         timers.t1 * 64
                     };
                     t.set_timer(TimerName::J, now + wait);
+                    // Only the response bytes are needed while absorbing retransmissions
+                    // for 32 s; a registration burst would otherwise keep every request.
+                    t.request.headers = crate::msg::Headers::new();
+                    t.request.body = Vec::new();
                 }
             }
             _ => return Err(TxnError::NoSuchTransaction),
