@@ -57,11 +57,19 @@ pub struct PortPool {
     max: u16,
     next: u16,
     metrics: Arc<MediaMetrics>,
+    runtime: tokio::runtime::Handle,
 }
 
 impl PortPool {
-    /// A pool over `min..=max` (even ports only, RTP convention).
-    pub fn new(bind: IpAddr, min: u16, max: u16, metrics: Arc<MediaMetrics>) -> PortPool {
+    /// A pool over `min..=max` (even ports only, RTP convention). Relay tasks run on
+    /// `runtime`, apart from SIP signalling, so a heavy media load cannot delay call setup.
+    pub fn new(
+        bind: IpAddr,
+        min: u16,
+        max: u16,
+        metrics: Arc<MediaMetrics>,
+        runtime: tokio::runtime::Handle,
+    ) -> PortPool {
         let min = min + (min % 2);
         PortPool {
             bind,
@@ -69,6 +77,7 @@ impl PortPool {
             max,
             next: min,
             metrics,
+            runtime,
         }
     }
 
@@ -94,13 +103,21 @@ impl PortPool {
 
     /// Binds two sockets and starts the relay task.
     pub fn start(&mut self) -> io::Result<RelayHandle> {
-        let a = UdpSocket::from_std(self.bind_one()?)?;
-        let b = UdpSocket::from_std(self.bind_one()?)?;
+        let a = self.bind_one()?;
+        let b = self.bind_one()?;
         let port_a = a.local_addr()?.port();
         let port_b = b.local_addr()?.port();
         let (tx, rx) = mpsc::unbounded_channel();
         let metrics = self.metrics.clone();
-        tokio::spawn(run(a, b, rx, metrics));
+        self.runtime.spawn(async move {
+            // Registered with the media runtime's reactor: created inside its task.
+            match (UdpSocket::from_std(a), UdpSocket::from_std(b)) {
+                (Ok(a), Ok(b)) => run(a, b, rx, metrics).await,
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!(error = %e, "relay socket setup failed")
+                }
+            }
+        });
         Ok(RelayHandle {
             port_a,
             port_b,

@@ -24,6 +24,22 @@ pub struct Bound {
     pub http: SocketAddr,
 }
 
+/// The runtime relay tasks run on: its own thread, so thousands of RTP wake-ups per second
+/// never queue in front of SIP signalling. It lives as long as the process (a runtime must not
+/// be dropped from async code, and the PBX has no use for a second one).
+fn media_runtime() -> std::io::Result<tokio::runtime::Handle> {
+    static MEDIA: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    if let Some(rt) = MEDIA.get() {
+        return Ok(rt.handle().clone());
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("media")
+        .enable_all()
+        .build()?;
+    Ok(MEDIA.get_or_init(|| rt).handle().clone())
+}
+
 /// Opens the store, closes calls a crash left open, seeds the demo data if asked.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     std::fs::create_dir_all(&settings.data_dir)?;
@@ -62,6 +78,7 @@ pub async fn start(
         settings.rtp_min,
         settings.rtp_max,
         media_metrics.clone(),
+        media_runtime()?,
     );
     let local = Local {
         ip: settings.advertised_ip(),
