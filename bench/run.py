@@ -155,14 +155,16 @@ def register_callee(target, tmp, port):
     assert p.returncode == 0, p.stdout + p.stderr
 
 
-def bench_calls(target, tmp, calls, rate, talk_ms, concurrent=None, sample=None):
+def bench_calls(target, tmp, calls, rate, talk_ms, concurrent=None, sample=None, media=True):
     port = free_port()
     register_callee(target, tmp, port)
-    callee = subprocess.Popen(["sipp", target, "-sf", os.path.join(ROOT, "tests", "sipp", "uas_answer.xml"),
+    uas = os.path.join(ROOT, "tests", "sipp", "uas_answer.xml") if media else os.path.join(ROOT, "bench", "sipp", "uas_nomedia.xml")
+    uac = os.path.join(ROOT, "tests", "sipp", "uac_call.xml") if media else os.path.join(ROOT, "bench", "sipp", "uac_nomedia.xml")
+    callee = subprocess.Popen(["sipp", target, "-sf", uas,
                                "-i", "127.0.0.1", "-p", str(port), "-mp", "50000", "-nostdin",
                                "-timeout", "300s"], cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(0.5)
-    args = [target, "-sf", os.path.join(ROOT, "tests", "sipp", "uac_call.xml"), "-i", "127.0.0.1",
+    args = [target, "-sf", uac, "-i", "127.0.0.1",
             "-p", str(free_port()), "-mp", "52000", "-s", "202", "-set", "caller", "201", "-au", "201",
             "-ap", "demo201", "-m", str(calls), "-r", str(rate), "-d", str(talk_ms)]
     if concurrent:
@@ -227,6 +229,12 @@ def main():
         cps_kam = kok / max(kelapsed - talk / 1000, 0.001)
         rows.append((f"calls/s with RTP (target {CALL_RATE}/s, {talk} ms talk)", f"{cps_pbx:,.1f} ({failed} failed)",
                      f"{cps_kam:,.1f} ({kfailed} failed, media not relayed)"))
+        ok, failed, elapsed = bench_calls(pbx.sip, tmp, CALLS, CALL_RATE, talk, media=False)
+        cps_pbx = ok / max(elapsed - talk / 1000, 0.001)
+        kok, kfailed, kelapsed = bench_calls(kam.sip, tmp, CALLS, CALL_RATE, talk, media=False)
+        cps_kam = kok / max(kelapsed - talk / 1000, 0.001)
+        rows.append((f"calls/s signalling only (target {CALL_RATE}/s)", f"{cps_pbx:,.1f} ({failed} failed)",
+                     f"{cps_kam:,.1f} ({kfailed} failed)"))
 
     finally:
         pbx.stop()
