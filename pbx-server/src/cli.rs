@@ -58,6 +58,25 @@ fn url(data_dir: &std::path::Path, database_url: &Option<String>) -> String {
     }
 }
 
+/// Opens the store of a data dir (creating the dir) for a one-shot command.
+async fn open(data_dir: &std::path::Path, database_url: &Option<String>) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(data_dir)?;
+    Ok(Store::connect(&url(data_dir, database_url)).await?)
+}
+
+/// `field=value` arguments; an empty value means "back to the template" (`None`).
+fn field_values(settings: &[String]) -> anyhow::Result<Vec<(&str, Option<&str>)>> {
+    settings
+        .iter()
+        .map(|kv| {
+            let (k, v) = kv
+                .split_once('=')
+                .with_context(|| format!("expected field=value, got {kv:?}"))?;
+            Ok((k, (!v.is_empty()).then_some(v)))
+        })
+        .collect()
+}
+
 /// Runs a command.
 pub async fn dispatch(
     data_dir: PathBuf,
@@ -71,8 +90,7 @@ pub async fn dispatch(
             run(*s).await
         }
         Command::Cdr { json, last } => {
-            std::fs::create_dir_all(&data_dir)?;
-            let store = Store::connect(&url(&data_dir, &database_url)).await?;
+            let store = open(&data_dir, &database_url).await?;
             let mut records = store.cdr_list(None).await?;
             if let Some(n) = last {
                 let n = usize::try_from(n.max(0)).unwrap_or(0);
@@ -100,8 +118,7 @@ pub async fn dispatch(
             Ok(())
         }
         Command::Locations => {
-            std::fs::create_dir_all(&data_dir)?;
-            let store = Store::connect(&url(&data_dir, &database_url)).await?;
+            let store = open(&data_dir, &database_url).await?;
             let mut out = std::io::stdout().lock();
             for l in store.load_locations(wall_ms()).await? {
                 let v = serde_json::json!({
@@ -117,8 +134,7 @@ pub async fn dispatch(
             Ok(())
         }
         Command::SeedDemo => {
-            std::fs::create_dir_all(&data_dir)?;
-            let store = Store::connect(&url(&data_dir, &database_url)).await?;
+            let store = open(&data_dir, &database_url).await?;
             store.seed_demo().await?;
             Ok(())
         }
@@ -127,8 +143,7 @@ pub async fn dispatch(
             username,
             password,
         } => {
-            std::fs::create_dir_all(&data_dir)?;
-            let store = Store::connect(&url(&data_dir, &database_url)).await?;
+            let store = open(&data_dir, &database_url).await?;
             store
                 .add_account_to_extension(&extension, &username, &password)
                 .await
@@ -136,13 +151,8 @@ pub async fn dispatch(
             Ok(())
         }
         Command::SetAccount { username, settings } => {
-            std::fs::create_dir_all(&data_dir)?;
-            let store = Store::connect(&url(&data_dir, &database_url)).await?;
-            for kv in settings {
-                let (k, v) = kv
-                    .split_once('=')
-                    .with_context(|| format!("expected field=value, got {kv:?}"))?;
-                let v = (!v.is_empty()).then_some(v);
+            let store = open(&data_dir, &database_url).await?;
+            for (k, v) in field_values(&settings)? {
                 store
                     .set_account_field(&username, k, v)
                     .await
@@ -151,13 +161,8 @@ pub async fn dispatch(
             Ok(())
         }
         Command::SetExtension { number, settings } => {
-            std::fs::create_dir_all(&data_dir)?;
-            let store = Store::connect(&url(&data_dir, &database_url)).await?;
-            for kv in settings {
-                let (k, v) = kv
-                    .split_once('=')
-                    .with_context(|| format!("expected field=value, got {kv:?}"))?;
-                let v = (!v.is_empty()).then_some(v);
+            let store = open(&data_dir, &database_url).await?;
+            for (k, v) in field_values(&settings)? {
                 store
                     .set_extension_field(&number, k, v)
                     .await

@@ -150,6 +150,14 @@ impl Directory {
         self.accounts.get(username)
     }
 
+    /// The digest secrets of an account, for [`crate::guard::Guard::check`].
+    pub fn secret(&self, username: &str) -> Option<crate::guard::Secret<'_>> {
+        self.accounts.get(username).map(|a| crate::guard::Secret {
+            ha1_md5: &a.ha1_md5,
+            ha1_sha256: &a.ha1_sha256,
+        })
+    }
+
     /// Accounts of an extension.
     pub fn accounts_of(&self, number: &str) -> impl Iterator<Item = &Account> {
         let number = number.to_string();

@@ -1,7 +1,7 @@
 //! Registrar (RFC 3261 §10): one location per SIP account, last REGISTER wins.
 
 use crate::directory::Directory;
-use crate::guard::{Guard, Secret, Verdict};
+use crate::guard::{Guard, Verdict};
 use crate::store::Location;
 use sip_core::msg::NameAddr;
 use sip_core::{MessageExt, Peer, Request, Response};
@@ -31,12 +31,7 @@ pub fn handle_register(
         peer.addr.ip(),
         req,
         false,
-        |u| {
-            dir.account_by_username(u).map(|a| Secret {
-                ha1_md5: &a.ha1_md5,
-                ha1_sha256: &a.ha1_sha256,
-            })
-        },
+        |u| dir.secret(u),
     );
     let username = match verdict {
         Verdict::Ok(u) => u,

@@ -6,7 +6,7 @@ use super::dialog::{without_tag, Dialog, Local};
 use super::legs::{rewrite_sdp, sdp_media_addr, BLeg, Call, LegState, Phase, Side};
 use super::{Condition, Now};
 use crate::directory::{Directory, OverflowAction};
-use crate::guard::{Guard, Secret, Verdict};
+use crate::guard::{Guard, Verdict};
 use crate::media::PortPool;
 use crate::store::CdrRecord;
 use media_core::relay::LegSide;
@@ -107,12 +107,7 @@ impl Engine {
             peer.addr.ip(),
             &req,
             true,
-            |u| {
-                dir.account_by_username(u).map(|a| Secret {
-                    ha1_md5: &a.ha1_md5,
-                    ha1_sha256: &a.ha1_sha256,
-                })
-            },
+            |u| dir.secret(u),
         );
         let username = match verdict {
             Verdict::Ok(u) => u,
