@@ -165,3 +165,55 @@ fn account_acl_refuses_registration_from_outside_its_subnet() {
         .run_ok();
     assert!(pbx.locations().is_empty());
 }
+
+/// register.xml asking for `expires` seconds and expecting `status` (200 without the 3600
+/// check, or 423).
+fn register_asking(dir: &std::path::Path, expires: u32, status: u16) -> String {
+    let mut text = std::fs::read_to_string(centralino_e2e::scenarios().join("register.xml"))
+        .unwrap()
+        .replace("Expires: 7200", &format!("Expires: {expires}"));
+    let check_start = text.find("<recv response=\"200\">").unwrap();
+    let check_end = text.find("</scenario>").unwrap();
+    text.replace_range(
+        check_start..check_end,
+        &format!("<recv response=\"{status}\"/>\n"),
+    );
+    let p = dir.join(format!("register_{expires}_{status}.xml"));
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn too_short_expiry_gets_423_and_an_expired_location_is_removed() {
+    let pbx = Pbx::start_with(&[&["set-account", "206", "min_expires=2"]]);
+    let dir = tempfile::tempdir().unwrap();
+    let args = |port: u16| {
+        vec![
+            "-p".to_string(),
+            port.to_string(),
+            "-s".into(),
+            "206".into(),
+            "-au".into(),
+            "206".into(),
+            "-ap".into(),
+            "demo206".into(),
+            "-m".into(),
+            "1".into(),
+        ]
+    };
+    let a = args(free_udp_port());
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    // Below the account's minimum (2 s): 423 Interval Too Brief, nothing stored.
+    Sipp::new(&register_asking(dir.path(), 1, 423), pbx.sip)
+        .args(&a)
+        .run_ok();
+    assert!(pbx.locations().is_empty());
+    // Two seconds granted: stored, then swept once expired.
+    Sipp::new(&register_asking(dir.path(), 2, 200), pbx.sip)
+        .args(&a)
+        .run_ok();
+    assert_eq!(pbx.locations().len(), 1);
+    pbx.wait_for("expiry sweep", std::time::Duration::from_secs(10), |p| {
+        p.metrics()["registered"] == 0
+    });
+}
