@@ -1,226 +1,677 @@
-//! Store conformance: every case runs against SQLite and, when `CENTRALINO_TEST_PG_URL` is
-//! set (the README's test command sets it), against PostgreSQL.
+//! Store conformance: every case runs against SQLite and, when `CENTRALINO_TEST_PG_URL` is set
+//! (`scripts/with-postgres.sh` sets it), against PostgreSQL. Each PostgreSQL case gets its own
+//! schema, so cases run in parallel and never see each other's rows.
 
 #![allow(clippy::unwrap_used)]
 
-use pbx_server::store::{CdrDetail, CdrRecord, Location, NewExtension, Store, StoreError};
+use pbx_server::store::{
+    AccountOverride, AccountOverrides, AccountTemplate, Backend, CdrDetail, CdrRecord,
+    ExtensionOverride, ExtensionOverrides, ExtensionTemplate, Location, NewExtension,
+    NewSipAccount, NewUser, Store, StoreError,
+};
 use sip_core::auth::{ha1, Algorithm};
+use sqlx::Row;
+use std::sync::atomic::{AtomicU32, Ordering};
 
-/// A fresh store per backend. PostgreSQL cases share one database, so each case wipes it.
-async fn stores() -> Vec<(String, Store, Option<tempfile::TempDir>)> {
+/// One backend under test.
+struct Db {
+    name: &'static str,
+    url: String,
+    store: Store,
+    _dir: Option<tempfile::TempDir>,
+    /// PostgreSQL: the case's schema, dropped by `finish`.
+    schema: Option<(sqlx::AnyPool, String)>,
+}
+
+impl Db {
+    /// Drops the case's PostgreSQL schema (a failed case leaves it for inspection).
+    async fn finish(self) {
+        drop(self.store);
+        if let Some((admin, schema)) = self.schema {
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&admin)
+                .await
+                .unwrap();
+        }
+    }
+
+    /// A second, plain connection for reading what the store wrote.
+    async fn raw(&self) -> sqlx::AnyPool {
+        sqlx::AnyPool::connect(&self.url).await.unwrap()
+    }
+}
+
+static CASE: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh, empty store per backend.
+async fn backends() -> Vec<Db> {
+    sqlx::any::install_default_drivers();
     let mut out = Vec::new();
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-    out.push((
-        "sqlite".to_string(),
-        Store::connect(&url).await.unwrap(),
-        Some(dir),
-    ));
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    let url = format!("{url}?mode=rwc");
+    out.push(Db {
+        name: "sqlite",
+        url,
+        store,
+        _dir: Some(dir),
+        schema: None,
+    });
     match std::env::var("CENTRALINO_TEST_PG_URL") {
-        Ok(url) => {
-            let s = Store::connect(&url).await.unwrap();
-            s.wipe_for_tests().await.unwrap();
-            out.push(("postgres".to_string(), s, None));
+        Ok(base) => {
+            let admin = sqlx::AnyPool::connect(&base).await.unwrap();
+            let schema = format!(
+                "t{}_{}_{}",
+                std::process::id(),
+                CASE.fetch_add(1, Ordering::Relaxed),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .subsec_nanos()
+            );
+            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                .execute(&admin)
+                .await
+                .unwrap();
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+            let store = Store::connect(&url).await.unwrap();
+            out.push(Db {
+                name: "postgres",
+                url,
+                store,
+                _dir: None,
+                schema: Some((admin, schema)),
+            });
         }
         Err(_) => eprintln!("CENTRALINO_TEST_PG_URL not set: PostgreSQL half skipped"),
     }
     out
 }
 
-/// PostgreSQL cases use one database: run them one at a time.
-static PG_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 #[tokio::test]
-async fn migrations_are_idempotent_and_demo_seed_is_idempotent() {
-    let _g = PG_LOCK.lock().await;
-    for (name, s, _d) in stores().await {
-        assert!(s.seed_demo().await.unwrap(), "{name}");
+async fn migrations_run_once_and_connecting_twice_keeps_data() {
+    for db in backends().await {
+        let (name, s) = (db.name, &db.store);
+        let expected = if name == "sqlite" {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        assert_eq!(s.backend(), expected);
+        let t = s.default_tenant().await.unwrap();
+        assert_eq!(t.domain, "default");
+        s.create_extension(&NewExtension {
+            number: "200".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let again = Store::connect(&db.url).await.unwrap();
         assert!(
-            !s.seed_demo().await.unwrap(),
-            "{name}: second seed does nothing"
-        );
-        let d = s.load_directory().await.unwrap();
-        let numbers: Vec<_> = d.extensions.iter().map(|e| e.number.as_str()).collect();
-        assert_eq!(
-            numbers,
-            ["201", "202", "203", "204", "205", "206", "207", "208"],
+            again
+                .extension_by_number(None, "200")
+                .await
+                .unwrap()
+                .is_some(),
             "{name}"
         );
-        assert_eq!(d.accounts.len(), 8);
-        let a = d.accounts.iter().find(|a| a.username == "201").unwrap();
-        assert_eq!(a.extension_number, "201");
         assert_eq!(
-            a.ha1_md5,
-            ha1(Algorithm::Md5, "201", "default", "demo201"),
-            "{name}: HA1 kept, not the secret"
+            again.ensure_default_tenant().await.unwrap(),
+            t,
+            "{name}: idempotent"
         );
-        assert_eq!(
-            a.ha1_sha256,
-            ha1(Algorithm::Sha256, "201", "default", "demo201")
-        );
-        assert_eq!(
-            (a.min_expires, a.max_expires, a.default_expires),
-            (60, 3600, 3600)
-        );
-        let u = s
-            .verify_user_password("201", "demo201")
+        let tpl = again
+            .extension_template(t.id, "Default")
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(u.extension.as_deref(), Some("201"));
-        assert!(s
-            .verify_user_password("201", "wrong")
+        assert_eq!(
+            tpl,
+            ExtensionTemplate {
+                id: tpl.id,
+                ..ExtensionTemplate::new(t.id, "Default")
+            }
+        );
+        let tpl = again
+            .account_template(t.id, "Default")
             .await
             .unwrap()
-            .is_none());
-        assert!(s
-            .verify_user_password("nobody", "demo201")
-            .await
-            .unwrap()
-            .is_none());
-        let hash: String = s.password_hash_for_tests("201").await.unwrap();
-        assert!(hash.starts_with("$argon2"), "{name}: {hash}");
+            .unwrap();
+        assert_eq!(
+            tpl,
+            AccountTemplate {
+                id: tpl.id,
+                ..AccountTemplate::new(t.id, "Default")
+            }
+        );
+        db.finish().await;
     }
+    assert!(matches!(
+        Store::connect("mysql://x/y").await,
+        Err(StoreError::UnsupportedUrl)
+    ));
 }
 
 #[tokio::test]
 async fn extension_overrides_survive_template_edits() {
-    let _g = PG_LOCK.lock().await;
-    for (name, s, _d) in stores().await {
-        s.create_extension(&NewExtension {
-            number: "300".into(),
+    for db in backends().await {
+        let (name, s) = (db.name, &db.store);
+        let t = s.default_tenant().await.unwrap();
+        let mut sales = ExtensionTemplate::new(t.id, "Sales");
+        sales.ring_timeout_s = 20;
+        sales.overflow_noanswer = "extension:300".into();
+        sales.id = s.create_extension_template(&sales).await.unwrap();
+        let new = |number: &str, template: Option<&str>, overrides| NewExtension {
+            number: number.into(),
+            first_name: "N".into(),
+            template: template.map(str::to_string),
+            overrides,
             ..Default::default()
-        })
-        .await
-        .unwrap();
-        s.create_extension(&NewExtension {
-            number: "301".into(),
+        };
+        s.create_extension(&new("300", None, Default::default()))
+            .await
+            .unwrap();
+        let e301 = s
+            .create_extension(&new("301", Some("Sales"), Default::default()))
+            .await
+            .unwrap();
+        let pinned = ExtensionOverrides {
             ring_timeout_s: Some(5),
+            busy_level: Some(2),
             ..Default::default()
-        })
-        .await
-        .unwrap();
-        s.set_extension_template_field("Default", "ring_timeout_s", "45")
+        };
+        let e302 = s
+            .create_extension(&new("302", Some("Sales"), pinned))
             .await
             .unwrap();
-        s.set_extension_template_field("Default", "overflow_busy", "extension:300")
-            .await
-            .unwrap();
+
+        sales.ring_timeout_s = 45;
+        sales.overflow_busy = "extension:300".into();
+        s.update_extension_template(&sales).await.unwrap();
         let d = s.load_directory().await.unwrap();
-        let e300 = d.extensions.iter().find(|e| e.number == "300").unwrap();
-        let e301 = d.extensions.iter().find(|e| e.number == "301").unwrap();
+        let get = |n: &str| d.extensions.iter().find(|e| e.number == n).unwrap().clone();
         assert_eq!(
-            e300.ring_timeout_s, 45,
+            get("300").ring_timeout_s,
+            30,
+            "{name}: Default template untouched"
+        );
+        assert_eq!(
+            get("301").ring_timeout_s,
+            45,
             "{name}: inherited value follows the template"
         );
+        assert_eq!(get("301").overflow_noanswer, "extension:300");
         assert_eq!(
-            e301.ring_timeout_s, 5,
+            get("302").ring_timeout_s,
+            5,
             "{name}: the override survives the template edit"
         );
-        assert_eq!(e301.overflow_busy, "extension:300");
-        s.set_extension_field("301", "ring_timeout_s", None)
+        assert_eq!(
+            get("302").overflow_busy,
+            "extension:300",
+            "{name}: unset fields inherit"
+        );
+        assert_eq!((get("302").busy_level, get("302").call_limit), (2, 0));
+
+        s.set_extension_override(e302, ExtensionOverride::RingTimeout(None))
             .await
             .unwrap();
+        s.set_extension_overrides(
+            e301,
+            &ExtensionOverrides {
+                call_limit: Some(3),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
         let d = s.load_directory().await.unwrap();
+        let get = |n: &str| d.extensions.iter().find(|e| e.number == n).unwrap().clone();
         assert_eq!(
-            d.extensions
-                .iter()
-                .find(|e| e.number == "301")
-                .unwrap()
-                .ring_timeout_s,
+            get("302").ring_timeout_s,
             45,
-            "{name}: cleared override inherits"
+            "{name}: a cleared override inherits"
         );
+        assert_eq!(get("302").busy_level, 2, "{name}: other overrides stay");
+        assert_eq!(
+            s.extension(e301)
+                .await
+                .unwrap()
+                .unwrap()
+                .overrides
+                .call_limit,
+            Some(3)
+        );
+
+        // The CLI's text path.
+        s.set_extension_field("300", "ring_timeout_s", Some("7"))
+            .await
+            .unwrap();
+        s.set_extension_template_field("Default", "busy_level", "4")
+            .await
+            .unwrap();
+        let e300 = s
+            .load_directory()
+            .await
+            .unwrap()
+            .extensions
+            .into_iter()
+            .find(|e| e.number == "300")
+            .unwrap();
+        assert_eq!((e300.ring_timeout_s, e300.busy_level), (7, 4), "{name}");
+
+        let bad = s
+            .set_extension_override(e302, ExtensionOverride::OverflowBusy(Some("dial:9".into())))
+            .await;
+        assert!(matches!(bad, Err(StoreError::Invalid(_))), "{name}");
+        let missing = s
+            .set_extension_override(99_999, ExtensionOverride::CallLimit(Some(1)))
+            .await;
+        assert!(matches!(missing, Err(StoreError::NotFound(_))), "{name}");
         assert!(matches!(
-            s.set_extension_field("301", "overflow_busy", Some("dial:999"))
-                .await,
+            s.set_extension_field("301", "number", Some("1")).await,
             Err(StoreError::Invalid(_))
         ));
         assert!(matches!(
             s.set_extension_field("999", "busy_level", Some("1")).await,
             Err(StoreError::NotFound(_))
         ));
+        sales.ring_timeout_s = 0;
         assert!(matches!(
-            s.set_extension_field("301", "number", Some("1")).await,
+            s.update_extension_template(&sales).await,
             Err(StoreError::Invalid(_))
         ));
+        assert!(matches!(
+            s.create_extension(&new("3a", None, Default::default()))
+                .await,
+            Err(StoreError::Invalid(_))
+        ));
+        db.finish().await;
     }
 }
 
 #[tokio::test]
-async fn account_overrides_and_duplicates() {
-    let _g = PG_LOCK.lock().await;
-    for (name, s, _d) in stores().await {
-        s.create_extension(&NewExtension {
-            number: "400".into(),
+async fn account_overrides_survive_template_edits() {
+    for db in backends().await {
+        let (name, s) = (db.name, &db.store);
+        let t = s.default_tenant().await.unwrap();
+        let mut trunk = AccountTemplate::new(t.id, "Remote");
+        trunk.nat = true;
+        trunk.acl = Some("192.168.0.0/16".into());
+        trunk.id = s.create_account_template(&trunk).await.unwrap();
+        let ext = s
+            .create_extension(&NewExtension {
+                number: "400".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let account = |username: &str, template: Option<&str>, acl: Option<&str>| NewSipAccount {
+            extension_id: ext,
+            username: username.into(),
+            password: format!("secret-{username}"),
+            enabled: true,
+            template: template.map(str::to_string),
+            overrides: AccountOverrides {
+                acl: acl.map(str::to_string),
+                ..Default::default()
+            },
+        };
+        let a = s
+            .create_sip_account(&account("400a", None, None))
+            .await
+            .unwrap();
+        let b = s
+            .create_sip_account(&account("400b", Some("Remote"), None))
+            .await
+            .unwrap();
+        let c = s
+            .create_sip_account(&account("400c", Some("Remote"), Some("10.0.0.0/8")))
+            .await
+            .unwrap();
+        let d = s
+            .create_sip_account(&account("400d", Some("Remote"), Some("")))
+            .await
+            .unwrap();
+
+        trunk.acl = Some("172.16.0.0/12".into());
+        trunk.max_expires = 1800;
+        trunk.default_expires = 1800;
+        trunk.registration_check = true;
+        s.update_account_template(&trunk).await.unwrap();
+        s.set_account_override(a, AccountOverride::Nat(Some(true)))
+            .await
+            .unwrap();
+        let dir = s.load_directory().await.unwrap();
+        let get = |u: &str| {
+            dir.accounts
+                .iter()
+                .find(|x| x.username == u)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(
+            get("400a").acl,
+            None,
+            "{name}: Default template allows any address"
+        );
+        assert!(
+            get("400a").nat && !get("400a").registration_check,
+            "{name}: override + inherit"
+        );
+        assert_eq!(
+            get("400b").acl.as_deref(),
+            Some("172.16.0.0/12"),
+            "{name}: follows the template"
+        );
+        assert_eq!(
+            (get("400b").max_expires, get("400b").min_expires),
+            (1800, 60)
+        );
+        assert!(get("400b").registration_check && get("400b").nat);
+        assert_eq!(
+            get("400c").acl.as_deref(),
+            Some("10.0.0.0/8"),
+            "{name}: override survives"
+        );
+        assert_eq!(
+            get("400d").acl,
+            None,
+            "{name}: '' = explicitly any, not the template's ACL"
+        );
+        assert_eq!(get("400d").tenant_domain, "default");
+        let e = dir.extensions.iter().find(|e| e.number == "400").unwrap();
+        assert_eq!(e.account_ids, vec![a, b, c, d], "{name}");
+
+        s.set_account_override(c, AccountOverride::Acl(None))
+            .await
+            .unwrap();
+        s.set_account_field("400a", "registration_check", Some("1"))
+            .await
+            .unwrap();
+        s.set_account_template_field("Default", "min_expires", "120")
+            .await
+            .unwrap();
+        let dir = s.load_directory().await.unwrap();
+        let get = |u: &str| {
+            dir.accounts
+                .iter()
+                .find(|x| x.username == u)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(
+            get("400c").acl.as_deref(),
+            Some("172.16.0.0/12"),
+            "{name}: cleared override inherits"
+        );
+        assert!(get("400a").registration_check);
+        assert_eq!(get("400a").min_expires, 120);
+        let stored = s.sip_account_by_username("400d").await.unwrap().unwrap();
+        assert_eq!(
+            stored.overrides.acl.as_deref(),
+            Some(""),
+            "{name}: '' kept apart from NULL"
+        );
+
+        let bad = s
+            .set_account_override(a, AccountOverride::Acl(Some("nowhere".into())))
+            .await;
+        assert!(matches!(bad, Err(StoreError::Invalid(_))), "{name}");
+        trunk.default_expires = 10;
+        assert!(matches!(
+            s.update_account_template(&trunk).await,
+            Err(StoreError::Invalid(_))
+        ));
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn demo_seed_is_complete_and_idempotent() {
+    for db in backends().await {
+        let (name, s) = (db.name, &db.store);
+        assert!(s.seed_demo().await.unwrap(), "{name}");
+        let d = s.load_directory().await.unwrap();
+        assert!(
+            !s.seed_demo().await.unwrap(),
+            "{name}: second seed does nothing"
+        );
+        assert_eq!(s.load_directory().await.unwrap(), d, "{name}");
+        let numbers: Vec<_> = d.extensions.iter().map(|e| e.number.as_str()).collect();
+        assert_eq!(
+            numbers,
+            ["201", "202", "203", "204", "205", "206", "207", "208"],
+            "{name}"
+        );
+        assert_eq!(d.tenant_domain.as_deref(), Some("default"));
+        assert_eq!(d.accounts.len(), 8);
+        for e in &d.extensions {
+            assert_eq!(e.account_ids.len(), 1, "{name}: one account per extension");
+            let a = d
+                .accounts
+                .iter()
+                .find(|a| a.id == e.account_ids[0])
+                .unwrap();
+            assert_eq!(
+                (a.username.as_str(), a.extension_number.as_str()),
+                (e.number.as_str(), e.number.as_str())
+            );
+            let password = format!("demo{}", e.number);
+            assert_eq!(
+                a.ha1_md5,
+                ha1(Algorithm::Md5, &a.username, "default", &password),
+                "{name}: HA1 only"
+            );
+            assert_eq!(
+                a.ha1_sha256,
+                ha1(Algorithm::Sha256, &a.username, "default", &password)
+            );
+            assert_eq!(
+                (a.min_expires, a.max_expires, a.default_expires),
+                (60, 3600, 3600)
+            );
+            let u = s
+                .verify_user_password("default", &e.number, &password)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(u.extension.as_deref(), Some(e.number.as_str()));
+            assert!(u.cti_access, "{name}: demo users may log in to the CTI");
+        }
+        assert_eq!(d.extensions[0].first_name, "Anna");
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn user_passwords_are_argon2_and_verified() {
+    for db in backends().await {
+        let (name, s) = (db.name, &db.store);
+        let ext = s
+            .create_extension(&NewExtension {
+                number: "210".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let user = NewUser {
+            username: "mario".into(),
+            password: "correct horse".into(),
+            extension_id: Some(ext),
+            gui_access: true,
+            api_access: true,
+            role: "admin".into(),
             ..Default::default()
-        })
-        .await
-        .unwrap();
-        s.add_account_to_extension("400", "400a", "secret-a")
+        };
+        let id = s.create_user(&user).await.unwrap();
+        let u = s
+            .verify_user_password("default", "mario", "correct horse")
             .await
+            .unwrap()
             .unwrap();
-        s.add_account_to_extension("400", "400b", "secret-b")
+        assert_eq!(u.id, id);
+        assert_eq!(
+            (u.gui_access, u.cti_access, u.api_access),
+            (true, true, true),
+            "{name}"
+        );
+        assert_eq!(
+            (u.role.as_str(), u.extension.as_deref()),
+            ("admin", Some("210"))
+        );
+        assert!(
+            s.verify_user_password("default", "mario", "wrong")
+                .await
+                .unwrap()
+                .is_none(),
+            "{name}"
+        );
+        assert!(s
+            .verify_user_password("default", "luigi", "correct horse")
             .await
+            .unwrap()
+            .is_none());
+        assert!(s
+            .verify_user_password("other.example", "mario", "correct horse")
+            .await
+            .unwrap()
+            .is_none());
+        let raw = db.raw().await;
+        let hash: String = sqlx::query("SELECT password_hash FROM app_user WHERE username = $1")
+            .bind("mario")
+            .fetch_one(&raw)
+            .await
+            .unwrap()
+            .try_get("password_hash")
             .unwrap();
+        assert!(hash.starts_with("$argon2"), "{name}: {hash}");
+        assert!(!hash.contains("correct horse"));
+        raw.close().await;
+
+        s.set_user_password(id, "battery staple").await.unwrap();
+        assert!(s
+            .verify_user_password("default", "mario", "correct horse")
+            .await
+            .unwrap()
+            .is_none());
+        assert!(s
+            .verify_user_password("default", "mario", "battery staple")
+            .await
+            .unwrap()
+            .is_some());
+        assert!(
+            matches!(s.create_user(&user).await, Err(StoreError::Duplicate(_))),
+            "{name}"
+        );
+        let other = s.create_tenant("other.example", "Other").await.unwrap();
+        let elsewhere = NewUser {
+            tenant_id: Some(other.id),
+            extension_id: None,
+            ..user.clone()
+        };
+        s.create_user(&elsewhere).await.unwrap();
+        assert_eq!(
+            s.user_by_username("other.example", "mario")
+                .await
+                .unwrap()
+                .unwrap()
+                .tenant_id,
+            other.id
+        );
+        let cross = NewUser {
+            tenant_id: Some(other.id),
+            username: "x".into(),
+            ..user.clone()
+        };
+        assert!(
+            matches!(s.create_user(&cross).await, Err(StoreError::NotFound(_))),
+            "{name}"
+        );
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn unique_constraints_give_typed_errors() {
+    for db in backends().await {
+        let (name, s) = (db.name, &db.store);
+        let ext = |tenant_id, number: &str| NewExtension {
+            tenant_id,
+            number: number.into(),
+            ..Default::default()
+        };
+        let e = s.create_extension(&ext(None, "500")).await.unwrap();
         assert!(
             matches!(
-                s.add_account_to_extension("400", "400a", "again").await,
+                s.create_extension(&ext(None, "500")).await,
                 Err(StoreError::Duplicate(_))
             ),
             "{name}"
         );
+        let other = s.create_tenant("b.example", "B").await.unwrap();
         assert!(matches!(
-            s.create_extension(&NewExtension {
-                number: "400".into(),
-                ..Default::default()
-            })
-            .await,
+            s.create_tenant("b.example", "again").await,
             Err(StoreError::Duplicate(_))
         ));
-        s.set_account_field("400b", "acl", Some("10.0.0.0/8"))
+        let e2 = s
+            .create_extension(&ext(Some(other.id), "500"))
             .await
             .unwrap();
-        s.set_account_template_field("Default", "acl", "192.168.0.0/16")
-            .await
-            .unwrap();
-        s.set_account_template_field("Default", "max_expires", "1800")
-            .await
-            .unwrap();
-        let d = s.load_directory().await.unwrap();
-        let a = d.accounts.iter().find(|a| a.username == "400a").unwrap();
-        let b = d.accounts.iter().find(|a| a.username == "400b").unwrap();
-        assert_eq!(
-            a.acl.as_deref(),
-            Some("192.168.0.0/16"),
-            "{name}: inherits the template ACL"
+        let acc = |extension_id, username: &str| NewSipAccount {
+            extension_id,
+            username: username.into(),
+            password: "pass1234".into(),
+            enabled: true,
+            template: None,
+            overrides: AccountOverrides::default(),
+        };
+        s.create_sip_account(&acc(e, "u500")).await.unwrap();
+        let dup = s.create_sip_account(&acc(e2, "u500")).await;
+        assert!(
+            matches!(dup, Err(StoreError::Duplicate(_))),
+            "{name}: usernames are global"
         );
+        let id = s.create_sip_account(&acc(e2, "b500")).await.unwrap();
+        let b = s.sip_account(id).await.unwrap().unwrap();
         assert_eq!(
-            b.acl.as_deref(),
-            Some("10.0.0.0/8"),
-            "{name}: override survives"
+            b.ha1_md5,
+            ha1(Algorithm::Md5, "b500", "b.example", "pass1234"),
+            "{name}: realm = tenant"
         );
-        assert_eq!(a.max_expires, 1800);
-        s.set_account_field("400b", "acl", Some("")).await.unwrap();
-        let d = s.load_directory().await.unwrap();
-        assert_eq!(
-            d.accounts
-                .iter()
-                .find(|a| a.username == "400b")
-                .unwrap()
-                .acl,
-            None,
-            "{name}: '' = explicitly any"
+        let t = s.default_tenant().await.unwrap();
+        let dup_tpl = s
+            .create_extension_template(&ExtensionTemplate::new(t.id, "Default"))
+            .await;
+        assert!(matches!(dup_tpl, Err(StoreError::Duplicate(_))));
+        let dup_tpl = s
+            .create_account_template(&AccountTemplate::new(other.id, "Default"))
+            .await;
+        assert!(
+            matches!(dup_tpl, Err(StoreError::Duplicate(_))),
+            "{name}: new tenants get Default"
         );
+        assert!(matches!(
+            s.create_sip_account(&acc(e, "bad user")).await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(matches!(
+            s.create_sip_account(&acc(99_999, "ghost")).await,
+            Err(StoreError::NotFound(_))
+        ));
+        db.finish().await;
     }
 }
 
 #[tokio::test]
 async fn locations_last_wins_delete_and_expiry() {
-    let _g = PG_LOCK.lock().await;
-    for (name, s, _d) in stores().await {
+    for db in backends().await {
+        let (name, s) = (db.name, &db.store);
         s.seed_demo().await.unwrap();
-        let id = s.load_directory().await.unwrap().accounts[0].id;
+        let accounts = s.load_directory().await.unwrap().accounts;
+        let (id, id2) = (accounts[0].id, accounts[1].id);
         let mut l = Location {
             account_id: id,
             contact: "sip:201@10.0.0.1:5060".into(),
@@ -233,18 +684,57 @@ async fn locations_last_wins_delete_and_expiry() {
         };
         s.upsert_location(&l).await.unwrap();
         l.source_port = 5070;
+        l.transport = "TCP".into();
         l.user_agent = "ua2".into();
         s.upsert_location(&l).await.unwrap();
-        let got = s.load_locations(5_000).await.unwrap();
-        assert_eq!(got, vec![l.clone()], "{name}: last REGISTER wins");
-        assert!(
-            s.load_locations(10_000).await.unwrap().is_empty(),
-            "{name}: expired ones are not loaded"
+        let later = Location {
+            account_id: id2,
+            expires_at_ms: 20_000,
+            ..l.clone()
+        };
+        s.upsert_location(&later).await.unwrap();
+        assert_eq!(
+            s.load_locations(5_000).await.unwrap(),
+            vec![l.clone(), later.clone()],
+            "{name}: last wins"
         );
-        assert_eq!(s.purge_expired_locations(20_000).await.unwrap(), 1);
-        s.upsert_location(&l).await.unwrap();
-        s.delete_location(id).await.unwrap();
+        assert_eq!(
+            s.load_locations(10_000).await.unwrap(),
+            vec![later.clone()],
+            "{name}: expired skipped"
+        );
+        assert_eq!(s.purge_expired_locations(10_000).await.unwrap(), 1);
+        assert_eq!(
+            s.load_locations(0).await.unwrap(),
+            vec![later],
+            "{name}: purge removed only the expired"
+        );
+        s.delete_location(id2).await.unwrap();
         assert!(s.load_locations(0).await.unwrap().is_empty());
+        assert_eq!(s.heartbeat().await.unwrap(), None);
+        s.set_heartbeat(42).await.unwrap();
+        s.set_heartbeat(43).await.unwrap();
+        assert_eq!(s.heartbeat().await.unwrap(), Some(43));
+        db.finish().await;
+    }
+}
+
+fn step(seq: i64, to: &str, enter_ms: i64) -> CdrDetail {
+    CdrDetail {
+        seq,
+        source_num: "201".into(),
+        anonymous: false,
+        destination_type: "local_exten".into(),
+        destination_id: to.into(),
+        destination_name: None,
+        destination_num: Some(to.into()),
+        enter_ms,
+        enqueue_ms: None,
+        answer_ms: None,
+        exit_ms: None,
+        exit_cause: None,
+        answered_by: None,
+        waiting_time_s: None,
     }
 }
 
@@ -261,7 +751,7 @@ fn record(id: &str, start: i64) -> CdrRecord {
         end_ms: None,
         answered_by: None,
         caller: "201".into(),
-        caller_name: Some("Anna Demo".into()),
+        caller_name: None,
         anonymous: false,
         called: "202".into(),
         called_name: None,
@@ -270,78 +760,75 @@ fn record(id: &str, start: i64) -> CdrRecord {
         src_peer_name: Some("201".into()),
         src_ip_port: Some("127.0.0.1:5070".into()),
         recovered: false,
-        details: vec![CdrDetail {
-            seq: 0,
-            source_num: "201".into(),
-            anonymous: false,
-            destination_type: "local_exten".into(),
-            destination_id: "202".into(),
-            destination_name: None,
-            destination_num: Some("202".into()),
-            enter_ms: start,
-            enqueue_ms: None,
-            answer_ms: None,
-            exit_ms: None,
-            exit_cause: None,
-            answered_by: None,
-            waiting_time_s: None,
-        }],
+        details: vec![step(0, "202", start)],
     }
 }
 
 #[tokio::test]
-async fn cdr_upsert_list_and_recovery() {
-    let _g = PG_LOCK.lock().await;
-    for (name, s, _d) in stores().await {
-        // An answered call left open, an unanswered one left open, a closed one.
-        let mut answered = record("1000.1", 1_000_000);
-        s.cdr_upsert(&answered).await.unwrap();
-        answered.answer_ms = Some(1_002_000);
-        answered.channel_up_ms = Some(1_002_000);
-        answered.answered_by = Some("202".into());
-        answered.details[0].answer_ms = Some(1_002_000);
-        s.cdr_upsert(&answered).await.unwrap();
-        let ringing = record("1001.2", 1_001_000);
-        s.cdr_upsert(&ringing).await.unwrap();
-        let mut closed = record("999.0", 999_000);
-        closed.status = Some("BUSY".into());
-        closed.end_ms = Some(1_000_000);
-        closed.details[0].exit_ms = Some(1_000_000);
-        closed.details[0].exit_cause = Some("BUSY".into());
-        s.cdr_upsert(&closed).await.unwrap();
+async fn cdr_upsert_update_and_list_order() {
+    for db in backends().await {
+        let (name, s) = (db.name, &db.store);
+        let mut call = record("1000.1", 1_000_000);
+        s.cdr_upsert(&call).await.unwrap();
+        assert_eq!(
+            s.cdr_list(None).await.unwrap(),
+            vec![call.clone()],
+            "{name}: open row from the start"
+        );
+        // No answer at 202, forwarded to 203, answered, hung up.
+        call.caller_name = Some("Anna Demo".into());
+        call.details[0].exit_ms = Some(1_020_000);
+        call.details[0].exit_cause = Some("NOANSWER".into());
+        let mut fwd = step(1, "203", 1_020_000);
+        fwd.answer_ms = Some(1_022_000);
+        fwd.answered_by = Some("203".into());
+        fwd.waiting_time_s = Some(2);
+        call.details.push(fwd);
+        s.cdr_upsert(&call).await.unwrap();
+        call.answer_ms = Some(1_022_000);
+        call.channel_up_ms = Some(1_022_000);
+        call.answered_by = Some("203".into());
+        call.end_ms = Some(1_027_123);
+        call.status = Some("OK".into());
+        call.duration_s = Some(27);
+        call.bill_ms = Some(5_123);
+        call.details[1].exit_ms = Some(1_027_123);
+        call.details[1].exit_cause = Some("NCC".into());
+        s.cdr_upsert(&call).await.unwrap();
 
+        // Same start: ordered by unique id, bytewise ("2000.10" < "2000.9").
+        s.cdr_upsert(&record("2000.9", 2_000_000)).await.unwrap();
+        s.cdr_upsert(&record("2000.10", 2_000_000)).await.unwrap();
+        s.cdr_upsert(&record("999.0", 999_000)).await.unwrap();
         let list = s.cdr_list(None).await.unwrap();
         let ids: Vec<_> = list.iter().map(|r| r.unique_id.as_str()).collect();
         assert_eq!(
             ids,
-            ["999.0", "1000.1", "1001.2"],
-            "{name}: oldest first, newest last"
+            ["999.0", "1000.1", "2000.10", "2000.9"],
+            "{name}: oldest first"
         );
-        assert_eq!(list[1], answered, "{name}: round trip");
-        assert_eq!(s.cdr_list(Some(1)).await.unwrap()[0].unique_id, "1001.2");
-        assert_eq!(s.cdr_count().await.unwrap(), 3);
-
-        s.set_heartbeat(1_010_000).await.unwrap();
-        assert_eq!(s.cdr_recover_open(2_000_000).await.unwrap(), 2, "{name}");
-        let list = s.cdr_list(None).await.unwrap();
-        assert_eq!(list[0], closed, "{name}: closed records untouched");
-        let a = &list[1];
-        assert_eq!(a.status.as_deref(), Some("OK"));
-        assert!(a.recovered);
         assert_eq!(
-            a.end_ms,
-            Some(1_010_000),
-            "{name}: closed at the last heartbeat"
+            list[1], call,
+            "{name}: round trip after updates, details by seq"
         );
-        assert_eq!(a.bill_ms, Some(8_000));
-        assert_eq!(a.details[0].exit_cause.as_deref(), Some("RECOVERED"));
-        let r = &list[2];
-        assert_eq!(r.status.as_deref(), Some("??"), "{name}: cause unknown");
-        assert_eq!(r.bill_ms, Some(0));
-        assert_eq!(s.cdr_recover_open(3_000_000).await.unwrap(), 0);
+        let last2: Vec<_> = s
+            .cdr_list(Some(2))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.unique_id)
+            .collect();
+        assert_eq!(
+            last2,
+            ["2000.10", "2000.9"],
+            "{name}: limit keeps the newest"
+        );
+        assert_eq!(s.cdr_list(Some(2)).await.unwrap()[0].details.len(), 1);
+        assert_eq!(s.cdr_count().await.unwrap(), 4);
 
-        let j = a.to_json();
-        for key in [
+        let j = list[1].to_json();
+        let keys: std::collections::BTreeSet<_> = j.as_object().unwrap().keys().cloned().collect();
+        let expected = [
             "unique_id",
             "source_type",
             "destination_type",
@@ -353,16 +840,123 @@ async fn cdr_upsert_list_and_recovery() {
             "answered_by",
             "caller",
             "caller_name",
+            "anonymous",
             "called",
+            "called_name",
             "duration",
             "bill_secs",
             "src_peer_name",
             "src_ip_port",
-        ] {
-            assert!(j.get(key).is_some(), "{key}");
-        }
-        assert_eq!(j["bill_secs"], 8.0);
+            "recovered",
+            "details",
+        ];
+        assert_eq!(keys, expected.iter().map(|k| k.to_string()).collect());
+        let dkeys: std::collections::BTreeSet<_> = j["details"][1]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        let dexpected = [
+            "detail_source_num",
+            "detail_anonymous",
+            "detail_destination_type",
+            "detail_destination_id",
+            "detail_destination_name",
+            "detail_destination_num",
+            "detail_enter_datetime",
+            "detail_enqueue_datetime",
+            "detail_answer_datetime",
+            "detail_exit_datetime",
+            "detail_exit_cause",
+            "detail_answered_by",
+            "detail_waiting_time",
+        ];
+        assert_eq!(dkeys, dexpected.iter().map(|k| k.to_string()).collect());
+        assert_eq!(j["bill_secs"], 5.123);
+        assert_eq!(j["duration"], 27);
+        assert_eq!(j["anonymous"], 0);
+        assert_eq!(j["recovered"], false);
         assert_eq!(j["start_datetime"], "1970-01-01T00:16:40.000Z");
-        assert_eq!(j["details"][0]["detail_exit_cause"], "RECOVERED");
+        assert_eq!(j["end_datetime"], "1970-01-01T00:17:07.123Z");
+        assert_eq!(j["details"][1]["detail_exit_cause"], "NCC");
+        assert_eq!(
+            j["details"][0]["detail_answer_datetime"],
+            serde_json::Value::Null
+        );
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn cdr_recovery_closes_only_open_records() {
+    for db in backends().await {
+        let (name, s) = (db.name, &db.store);
+        let mut answered = record("1000.1", 1_000_000);
+        answered.answer_ms = Some(1_002_000);
+        answered.channel_up_ms = Some(1_002_000);
+        answered.answered_by = Some("202".into());
+        answered.details[0].answer_ms = Some(1_002_000);
+        s.cdr_upsert(&answered).await.unwrap();
+        s.cdr_upsert(&record("1001.2", 1_001_000)).await.unwrap();
+        let after_heartbeat = record("1020.3", 1_020_000);
+        s.cdr_upsert(&after_heartbeat).await.unwrap();
+        let mut closed = record("999.0", 999_000);
+        closed.status = Some("BUSY".into());
+        closed.end_ms = Some(1_000_000);
+        closed.duration_s = Some(1);
+        closed.bill_ms = Some(0);
+        closed.details[0].exit_ms = Some(1_000_000);
+        closed.details[0].exit_cause = Some("BUSY".into());
+        s.cdr_upsert(&closed).await.unwrap();
+
+        s.set_heartbeat(1_010_000).await.unwrap();
+        assert_eq!(s.cdr_recover_open(2_000_000).await.unwrap(), 3, "{name}");
+        let list = s.cdr_list(None).await.unwrap();
+        assert_eq!(list[0], closed, "{name}: closed records untouched");
+        let a = &list[1];
+        assert_eq!(a.status.as_deref(), Some("OK"), "{name}: answered → OK");
+        assert!(a.recovered && a.to_json()["recovered"] == true);
+        assert_eq!(
+            a.end_ms,
+            Some(1_010_000),
+            "{name}: closed at the last heartbeat"
+        );
+        assert_eq!((a.duration_s, a.bill_ms), (Some(10), Some(8_000)));
+        assert_eq!(a.details[0].exit_cause.as_deref(), Some("RECOVERED"));
+        assert_eq!(a.details[0].exit_ms, Some(1_010_000));
+        let r = &list[2];
+        assert_eq!(
+            r.status.as_deref(),
+            Some("??"),
+            "{name}: not answered → cause unknown"
+        );
+        assert_eq!((r.bill_ms, r.duration_s), (Some(0), Some(9)));
+        let late = &list[3];
+        assert_eq!(
+            late.end_ms,
+            Some(1_020_000),
+            "{name}: never before the start"
+        );
+        assert_eq!(
+            s.cdr_recover_open(3_000_000).await.unwrap(),
+            0,
+            "{name}: nothing left open"
+        );
+        assert_eq!(s.cdr_list(None).await.unwrap(), list);
+        db.finish().await;
+    }
+    for db in backends().await {
+        let s = &db.store;
+        s.cdr_upsert(&record("5.1", 5_000)).await.unwrap();
+        assert_eq!(s.cdr_recover_open(9_000).await.unwrap(), 1);
+        let r = &s.cdr_list(None).await.unwrap()[0];
+        assert_eq!(
+            (r.end_ms, r.duration_s),
+            (Some(9_000), Some(4)),
+            "{}: no heartbeat → now",
+            db.name
+        );
+        db.finish().await;
     }
 }

@@ -1,147 +1,280 @@
-//! Plain records the store reads and writes.
+//! Plain configuration records the store reads and writes, and their validation.
+//!
+//! Templatable fields exist twice: as plain values on a template, and as `Option`s on the
+//! extension or account, where `None` inherits the template and `Some` is an override that
+//! survives template edits.
 
-use chrono::{SecondsFormat, TimeZone, Utc};
-use serde_json::{json, Value};
+use super::fields::{check_acl, check_action, check_expires, non_empty, non_negative, positive};
+use super::Result;
 
-/// A registered location (one per SIP account).
+/// Domain of the tenant the migration creates (single-tenant installs use only this one).
+pub const DEFAULT_TENANT: &str = "default";
+/// Name of the template every tenant gets, used when none is named.
+pub const DEFAULT_TEMPLATE: &str = "Default";
+
+/// A tenant. Its domain is also the SIP digest realm of its accounts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    /// The SIP account.
-    pub account_id: i64,
-    /// Contact URI the device registered.
-    pub contact: String,
-    /// Source IP of the REGISTER (where calls are sent: NAT-safe).
-    pub source_ip: String,
-    /// Source port of the REGISTER.
-    pub source_port: i64,
-    /// `UDP` or `TCP`.
-    pub transport: String,
-    /// Expiry, epoch ms.
-    pub expires_at_ms: i64,
-    /// User-Agent header.
-    pub user_agent: String,
-    /// When registered, epoch ms.
-    pub registered_at_ms: i64,
-}
-
-/// A user of the CTI/web/API (password kept as an argon2 hash).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    /// Row id.
+#[allow(missing_docs)]
+pub struct Tenant {
     pub id: i64,
-    /// Login name.
+    pub domain: String,
+    pub name: String,
+}
+
+/// Extension template. Overflow actions are `hangup` or `extension:<number>`; 0 = unlimited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct ExtensionTemplate {
+    /// Ignored on create.
+    pub id: i64,
+    pub tenant_id: i64,
+    pub name: String,
+    pub call_limit: i64,
+    pub busy_level: i64,
+    pub ring_timeout_s: i64,
+    pub overflow_noanswer: String,
+    pub overflow_busy: String,
+    pub overflow_unavailable: String,
+}
+
+impl ExtensionTemplate {
+    /// A template with the schema's defaults (no limits, 30 s ring, hang up on overflow).
+    pub fn new(tenant_id: i64, name: &str) -> ExtensionTemplate {
+        ExtensionTemplate {
+            id: 0,
+            tenant_id,
+            name: name.to_string(),
+            call_limit: 0,
+            busy_level: 0,
+            ring_timeout_s: 30,
+            overflow_noanswer: "hangup".into(),
+            overflow_busy: "hangup".into(),
+            overflow_unavailable: "hangup".into(),
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        non_empty("template name", &self.name)?;
+        non_negative("call_limit", Some(self.call_limit))?;
+        non_negative("busy_level", Some(self.busy_level))?;
+        positive("ring_timeout_s", Some(self.ring_timeout_s))?;
+        for a in [
+            &self.overflow_noanswer,
+            &self.overflow_busy,
+            &self.overflow_unavailable,
+        ] {
+            check_action(a)?;
+        }
+        Ok(())
+    }
+}
+
+/// SIP account template. `acl` is a CIDR (or one address); `None` or `""` = any address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct AccountTemplate {
+    /// Ignored on create.
+    pub id: i64,
+    pub tenant_id: i64,
+    pub name: String,
+    pub registration_check: bool,
+    pub acl: Option<String>,
+    pub nat: bool,
+    pub min_expires: i64,
+    pub max_expires: i64,
+    pub default_expires: i64,
+}
+
+impl AccountTemplate {
+    /// A template with the schema's defaults (any address, expires 60 / 3600 / 3600 s).
+    pub fn new(tenant_id: i64, name: &str) -> AccountTemplate {
+        AccountTemplate {
+            id: 0,
+            tenant_id,
+            name: name.to_string(),
+            registration_check: false,
+            acl: None,
+            nat: false,
+            min_expires: 60,
+            max_expires: 3600,
+            default_expires: 3600,
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        non_empty("template name", &self.name)?;
+        check_acl(self.acl.as_deref())?;
+        check_expires(self.min_expires, self.default_expires, self.max_expires)
+    }
+}
+
+/// Per-extension overrides of the extension template (`None` = inherit).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct ExtensionOverrides {
+    pub call_limit: Option<i64>,
+    pub busy_level: Option<i64>,
+    pub ring_timeout_s: Option<i64>,
+    pub overflow_noanswer: Option<String>,
+    pub overflow_busy: Option<String>,
+    pub overflow_unavailable: Option<String>,
+}
+
+impl ExtensionOverrides {
+    pub(crate) fn validate(&self) -> Result<()> {
+        non_negative("call_limit", self.call_limit)?;
+        non_negative("busy_level", self.busy_level)?;
+        positive("ring_timeout_s", self.ring_timeout_s)?;
+        for a in [
+            &self.overflow_noanswer,
+            &self.overflow_busy,
+            &self.overflow_unavailable,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            check_action(a)?;
+        }
+        Ok(())
+    }
+}
+
+/// One extension override to set (`Some`) or clear back to the template (`None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum ExtensionOverride {
+    CallLimit(Option<i64>),
+    BusyLevel(Option<i64>),
+    RingTimeout(Option<i64>),
+    OverflowNoAnswer(Option<String>),
+    OverflowBusy(Option<String>),
+    OverflowUnavailable(Option<String>),
+}
+
+/// Per-account overrides of the account template (`None` = inherit). `acl: Some("")` is an
+/// explicit "any address", different from inheriting the template's ACL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct AccountOverrides {
+    pub registration_check: Option<bool>,
+    pub acl: Option<String>,
+    pub nat: Option<bool>,
+    pub min_expires: Option<i64>,
+    pub max_expires: Option<i64>,
+    pub default_expires: Option<i64>,
+}
+
+impl AccountOverrides {
+    pub(crate) fn validate(&self) -> Result<()> {
+        check_acl(self.acl.as_deref())?;
+        for (name, v) in [
+            ("min_expires", self.min_expires),
+            ("max_expires", self.max_expires),
+            ("default_expires", self.default_expires),
+        ] {
+            positive(name, v)?;
+        }
+        Ok(())
+    }
+}
+
+/// One account override to set (`Some`) or clear back to the template (`None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum AccountOverride {
+    RegistrationCheck(Option<bool>),
+    /// `Some("")` = explicitly any address.
+    Acl(Option<String>),
+    Nat(Option<bool>),
+    MinExpires(Option<i64>),
+    MaxExpires(Option<i64>),
+    DefaultExpires(Option<i64>),
+}
+
+/// An extension as stored (overrides unresolved).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct Extension {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub number: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub mobile: String,
+    pub enabled: bool,
+    pub template_id: i64,
+    pub overrides: ExtensionOverrides,
+}
+
+/// A new extension. `tenant_id: None` = the default tenant; `template: None` = `Default`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct NewExtension {
+    pub tenant_id: Option<i64>,
+    pub number: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub mobile: String,
+    pub enabled: bool,
+    pub template: Option<String>,
+    pub overrides: ExtensionOverrides,
+}
+
+impl Default for NewExtension {
+    fn default() -> Self {
+        NewExtension {
+            tenant_id: None,
+            number: String::new(),
+            first_name: String::new(),
+            last_name: String::new(),
+            email: String::new(),
+            mobile: String::new(),
+            enabled: true,
+            template: None,
+            overrides: ExtensionOverrides::default(),
+        }
+    }
+}
+
+/// A SIP account as stored (overrides unresolved; the secret exists only as HA1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct SipAccount {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub extension_id: i64,
     pub username: String,
-    /// Linked extension number.
-    pub extension: Option<String>,
-    /// Web GUI access.
-    pub gui_access: bool,
-    /// CTI access.
-    pub cti_access: bool,
-    /// REST API access.
-    pub api_access: bool,
-    /// Role name.
-    pub role: String,
+    pub ha1_md5: String,
+    pub ha1_sha256: String,
+    pub enabled: bool,
+    pub template_id: i64,
+    pub overrides: AccountOverrides,
 }
 
-/// One step of a call through the numbering plan (seed §24.3).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A new SIP account on an extension (same tenant). `template: None` = `Default`.
+#[derive(Clone)]
 #[allow(missing_docs)]
-pub struct CdrDetail {
-    pub seq: i64,
-    pub source_num: String,
-    pub anonymous: bool,
-    pub destination_type: String,
-    pub destination_id: String,
-    pub destination_name: Option<String>,
-    pub destination_num: Option<String>,
-    pub enter_ms: i64,
-    pub enqueue_ms: Option<i64>,
-    pub answer_ms: Option<i64>,
-    pub exit_ms: Option<i64>,
-    pub exit_cause: Option<String>,
-    pub answered_by: Option<String>,
-    pub waiting_time_s: Option<i64>,
+pub struct NewSipAccount {
+    pub extension_id: i64,
+    pub username: String,
+    /// Turned into HA1 (realm = tenant domain) and dropped.
+    pub password: String,
+    pub enabled: bool,
+    pub template: Option<String>,
+    pub overrides: AccountOverrides,
 }
 
-/// One call (seed §24.2). `status` and `end_ms` are `None` while the call is up.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub struct CdrRecord {
-    pub unique_id: String,
-    pub tenant: String,
-    pub source_type: String,
-    pub destination_type: String,
-    pub status: Option<String>,
-    pub start_ms: i64,
-    pub channel_up_ms: Option<i64>,
-    pub answer_ms: Option<i64>,
-    pub end_ms: Option<i64>,
-    pub answered_by: Option<String>,
-    pub caller: String,
-    pub caller_name: Option<String>,
-    pub anonymous: bool,
-    pub called: String,
-    pub called_name: Option<String>,
-    pub duration_s: Option<i64>,
-    pub bill_ms: Option<i64>,
-    pub src_peer_name: Option<String>,
-    pub src_ip_port: Option<String>,
-    pub recovered: bool,
-    pub details: Vec<CdrDetail>,
-}
-
-/// RFC 3339 UTC with milliseconds, or null.
-pub(super) fn datetime(ms: Option<i64>) -> Value {
-    ms.and_then(|ms| Utc.timestamp_millis_opt(ms).single())
-        .map(|t| Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true)))
-        .unwrap_or(Value::Null)
-}
-
-impl CdrRecord {
-    /// The record with the seed's export field names.
-    pub fn to_json(&self) -> Value {
-        let details: Vec<Value> = self
-            .details
-            .iter()
-            .map(|d| {
-                json!({
-                    "detail_source_num": d.source_num,
-                    "detail_anonymous": u8::from(d.anonymous),
-                    "detail_destination_type": d.destination_type,
-                    "detail_destination_id": d.destination_id,
-                    "detail_destination_name": d.destination_name,
-                    "detail_destination_num": d.destination_num,
-                    "detail_enter_datetime": datetime(Some(d.enter_ms)),
-                    "detail_enqueue_datetime": datetime(d.enqueue_ms),
-                    "detail_answer_datetime": datetime(d.answer_ms),
-                    "detail_exit_datetime": datetime(d.exit_ms),
-                    "detail_exit_cause": d.exit_cause,
-                    "detail_answered_by": d.answered_by,
-                    "detail_waiting_time": d.waiting_time_s,
-                })
-            })
-            .collect();
-        json!({
-            "unique_id": self.unique_id,
-            "source_type": self.source_type,
-            "destination_type": self.destination_type,
-            "status": self.status,
-            "start_datetime": datetime(Some(self.start_ms)),
-            "channel_up_datetime": datetime(self.channel_up_ms),
-            "answer_datetime": datetime(self.answer_ms),
-            "end_datetime": datetime(self.end_ms),
-            "answered_by": self.answered_by,
-            "caller": self.caller,
-            "caller_name": self.caller_name,
-            "anonymous": u8::from(self.anonymous),
-            "called": self.called,
-            "called_name": self.called_name,
-            "duration": self.duration_s,
-            "bill_secs": self.bill_ms.map(|ms| ms as f64 / 1000.0),
-            "src_peer_name": self.src_peer_name,
-            "src_ip_port": self.src_ip_port,
-            "recovered": self.recovered,
-            "details": details,
-        })
+impl std::fmt::Debug for NewSipAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSipAccount")
+            .field("extension_id", &self.extension_id)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("enabled", &self.enabled)
+            .field("template", &self.template)
+            .field("overrides", &self.overrides)
+            .finish()
     }
 }

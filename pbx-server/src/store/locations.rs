@@ -1,6 +1,7 @@
-//! Registrar locations and the liveness heartbeat.
+//! Registrar locations (one per SIP account, last REGISTER wins), the liveness heartbeat, and
+//! batched writes.
 
-use super::{Location, Result, Store};
+use super::{Result, Store};
 use sqlx::AnyConnection;
 use sqlx::Row;
 
@@ -25,13 +26,34 @@ impl Store {
             match w {
                 Write::Location(l) => upsert_location_on(&mut tx, l).await?,
                 Write::Unregister(id) => delete_location_on(&mut tx, *id).await?,
-                Write::Cdr(c) => super::cdr::cdr_upsert_on(&mut tx, c).await?,
+                Write::Cdr(c) => super::cdr_sql::cdr_upsert_on(&mut tx, c).await?,
                 Write::Heartbeat(ms) => heartbeat_on(&mut tx, *ms).await?,
             }
         }
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// A registered location (one per SIP account: the last REGISTER wins).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The SIP account.
+    pub account_id: i64,
+    /// Contact URI the device registered.
+    pub contact: String,
+    /// Source IP of the REGISTER (where calls are sent: NAT-safe).
+    pub source_ip: String,
+    /// Source port of the REGISTER.
+    pub source_port: i64,
+    /// `UDP`, `TCP`, `TLS`, `WS` or `WSS`.
+    pub transport: String,
+    /// Expiry, epoch ms.
+    pub expires_at_ms: i64,
+    /// User-Agent header.
+    pub user_agent: String,
+    /// When registered, epoch ms.
+    pub registered_at_ms: i64,
 }
 
 /// One write for [`Store::apply`].
@@ -132,48 +154,14 @@ impl Store {
 
     /// The last heartbeat.
     pub async fn heartbeat(&self) -> Result<Option<i64>> {
-        let row = sqlx::query("SELECT value FROM server_state WHERE key = 'heartbeat'")
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(match row {
-            Some(r) => Some(r.try_get("value")?),
-            None => None,
-        })
+        let mut c = self.pool.acquire().await?;
+        read_heartbeat_on(&mut c).await
     }
 }
 
-impl Store {
-    /// Empties every table and resets the default templates (for test suites sharing one
-    /// PostgreSQL database). Never called by the server.
-    #[doc(hidden)]
-    pub async fn wipe_for_tests(&self) -> Result<()> {
-        for q in [
-            "DELETE FROM cdr_detail",
-            "DELETE FROM cdr",
-            "DELETE FROM location",
-            "DELETE FROM app_user",
-            "DELETE FROM sip_account",
-            "DELETE FROM extension",
-            "DELETE FROM server_state",
-            "UPDATE extension_template SET call_limit = 0, busy_level = 0, ring_timeout_s = 30, \
-             overflow_noanswer = 'hangup', overflow_busy = 'hangup', overflow_unavailable = 'hangup'",
-            "UPDATE account_template SET registration_check = 0, acl = NULL, nat = 0, min_expires = 60, \
-             max_expires = 3600, default_expires = 3600",
-        ] {
-            sqlx::query(q).execute(&self.pool).await?;
-        }
-        Ok(())
-    }
-
-    /// The stored password hash of a user (tests check it is argon2).
-    #[doc(hidden)]
-    pub async fn password_hash_for_tests(&self, username: &str) -> Result<String> {
-        Ok(
-            sqlx::query("SELECT password_hash FROM app_user WHERE username = $1")
-                .bind(username)
-                .fetch_one(&self.pool)
-                .await?
-                .try_get("password_hash")?,
-        )
-    }
+pub(super) async fn read_heartbeat_on(conn: &mut AnyConnection) -> Result<Option<i64>> {
+    let row = sqlx::query("SELECT value FROM server_state WHERE key = 'heartbeat'")
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|r| r.try_get("value")).transpose()?)
 }
