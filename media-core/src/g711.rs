@@ -1,4 +1,8 @@
-//! G.711 µ-law and A-law (ITU-T G.711), sample by sample.
+//! G.711 µ-law (PCMU, payload type 0) and A-law (PCMA, payload type 8), ITU-T G.711.
+//!
+//! Formula-based (no tables): segment search over the biased magnitude, as in the
+//! reference implementation. Decoding is exact; encoding rounds towards zero within a
+//! segment, so a round trip loses at most half a step (1/32 of the magnitude or so).
 
 const BIAS: i32 = 0x84;
 const CLIP: i32 = 32635;
@@ -69,6 +73,26 @@ pub fn alaw_decode(byte: u8) -> i16 {
     (if sign != 0 { magnitude } else { -magnitude }) as i16
 }
 
+/// Encodes samples to µ-law bytes.
+pub fn ulaw_encode_slice(samples: &[i16]) -> Vec<u8> {
+    samples.iter().map(|s| ulaw_encode(*s)).collect()
+}
+
+/// Decodes µ-law bytes to samples.
+pub fn ulaw_decode_slice(bytes: &[u8]) -> Vec<i16> {
+    bytes.iter().map(|b| ulaw_decode(*b)).collect()
+}
+
+/// Encodes samples to A-law bytes.
+pub fn alaw_encode_slice(samples: &[i16]) -> Vec<u8> {
+    samples.iter().map(|s| alaw_encode(*s)).collect()
+}
+
+/// Decodes A-law bytes to samples.
+pub fn alaw_decode_slice(bytes: &[u8]) -> Vec<i16> {
+    bytes.iter().map(|b| alaw_decode(*b)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,14 +102,35 @@ mod tests {
         assert_eq!(ulaw_encode(0), 0xff);
         assert_eq!(alaw_encode(0), 0xd5);
         assert_eq!(ulaw_decode(0xff), 0);
+        assert_eq!(ulaw_decode(0x7f), 0);
+        assert_eq!(alaw_decode(0xd5), 8);
+        assert_eq!(alaw_decode(0x55), -8);
         assert_eq!(ulaw_encode(i16::MAX), 0x80);
         assert_eq!(ulaw_encode(i16::MIN), 0x00);
+        assert_eq!(ulaw_decode(0x80), 32124);
+        assert_eq!(ulaw_decode(0x00), -32124);
+        assert_eq!(alaw_encode(i16::MAX), 0xaa);
+        assert_eq!(alaw_encode(i16::MIN), 0x2a);
+        assert_eq!(alaw_decode(0xaa), 32256);
+        assert_eq!(alaw_decode(0x2a), -32256);
+        assert_eq!(ulaw_encode(1000), 0xce);
+        assert_eq!(alaw_encode(1000), 0xfa);
+    }
+
+    #[test]
+    fn every_code_survives_decode_encode() {
+        for b in 0..=255u8 {
+            // 0x7f is µ-law "negative zero": it decodes to 0, which encodes as 0xff.
+            if b != 0x7f {
+                assert_eq!(ulaw_encode(ulaw_decode(b)), b, "ulaw {b:#04x}");
+            }
+            assert_eq!(alaw_encode(alaw_decode(b)), b, "alaw {b:#04x}");
+        }
     }
 
     #[test]
     fn roundtrip_error_is_small() {
-        for s in (-32000i32..32000).step_by(97) {
-            let s = s as i16;
+        for s in i16::MIN..=i16::MAX {
             let u = ulaw_decode(ulaw_encode(s));
             let a = alaw_decode(alaw_encode(s));
             let tol = (i32::from(s).abs() / 16).max(16);
@@ -97,6 +142,19 @@ mod tests {
                 (i32::from(a) - i32::from(s)).abs() <= tol,
                 "alaw {s} -> {a}"
             );
+            assert!(
+                i32::from(u).signum() * i32::from(s).signum() >= 0,
+                "ulaw sign {s}"
+            );
         }
+    }
+
+    #[test]
+    fn slices_match_samples() {
+        let pcm = [0i16, 1000, -1000, i16::MAX, i16::MIN];
+        assert_eq!(ulaw_decode_slice(&ulaw_encode_slice(&pcm)).len(), 5);
+        assert_eq!(alaw_encode_slice(&pcm)[1], 0xfa);
+        assert_eq!(ulaw_encode_slice(&pcm)[1], 0xce);
+        assert_eq!(alaw_decode_slice(&[0xd5]), vec![8]);
     }
 }
