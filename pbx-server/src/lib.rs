@@ -12,6 +12,7 @@ pub mod core;
 pub mod directory;
 pub mod guard;
 pub mod http;
+pub mod lamps;
 pub mod media;
 pub mod registrar;
 pub mod server;
