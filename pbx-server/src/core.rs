@@ -2,9 +2,11 @@
 //! call engine, and passes each request through a short pipeline:
 //! registrar → in-dialog routing → call engine → fallback (481 / 405).
 
-use crate::calls::{Engine, Now};
+use crate::calls::{CallUpdate, Engine, Now};
+use crate::control::{BusEvent, Control, CoreState};
 use crate::directory::Directory;
 use crate::guard::Guard;
+use crate::lamps::{LampChange, LampModel};
 use crate::registrar::{self, LocationChange};
 use crate::sip_io::{Inbound, SipSender};
 use crate::store::{Store, Write};
@@ -82,6 +84,12 @@ pub struct Core {
     pub(crate) db: mpsc::UnboundedSender<DbOp>,
     pub(crate) metrics: Arc<CoreMetrics>,
     pub(crate) status: Arc<std::sync::Mutex<crate::http::StatusSnapshot>>,
+    /// Tenant domain this core serves.
+    pub(crate) tenant: String,
+    /// Lamps of every extension, derived from calls and registrations.
+    pub(crate) lamps: LampModel,
+    /// Where lamps, calls, registrations and records are reported (the CTI hub).
+    pub(crate) bus: mpsc::UnboundedSender<BusEvent>,
 }
 
 impl Core {
@@ -89,8 +97,21 @@ impl Core {
     pub async fn run(
         mut self,
         mut inbound: mpsc::Receiver<Inbound>,
+        mut control: mpsc::Receiver<Control>,
         mut shutdown: watch::Receiver<bool>,
     ) {
+        let numbers: Vec<String> = self
+            .dir
+            .extensions()
+            .iter()
+            .map(|e| e.number.clone())
+            .collect();
+        for number in numbers {
+            let reachable = self.dir.reachable(&number);
+            for change in self.lamps.set_reachable(&self.tenant, &number, reachable) {
+                self.on_lamp(change);
+            }
+        }
         let mut next_sweep = Instant::now() + SWEEP_EVERY;
         let mut next_heartbeat = Instant::now();
         loop {
@@ -101,6 +122,7 @@ impl Core {
                 for id in self.dir.expire(wall) {
                     tracing::info!(account_id = id, "registration expired");
                     let _ = self.db.send(Write::Unregister(id));
+                    self.account_changed(id);
                 }
                 next_sweep = now + SWEEP_EVERY;
                 self.publish_status();
@@ -135,6 +157,8 @@ impl Core {
                     self.ep.handle_timeout(now.mono);
                     self.engine.handle_timeout(&mut self.ep, &self.dir, now);
                 }
+                // A closed control channel disables this branch (no busy loop).
+                Some(cmd) = control.recv() => self.on_control(cmd),
                 _ = shutdown.changed() => break,
             }
         }
@@ -204,9 +228,7 @@ impl Core {
                         self.engine.on_timeout(&mut self.ep, &self.dir, now, id)
                     }
                 }
-                for rec in self.engine.outbox.drain(..) {
-                    let _ = self.db.send(Write::Cdr(Box::new(rec)));
-                }
+                self.report();
             }
             while let Some(t) = self.ep.poll_transmit() {
                 progressed = true;
@@ -235,10 +257,13 @@ impl Core {
                 let _ = self.ep.respond(now.mono, id, resp);
                 match change {
                     Some(LocationChange::Upsert(l)) => {
+                        let id = l.account_id;
                         let _ = self.db.send(Write::Location(l));
+                        self.account_changed(id);
                     }
                     Some(LocationChange::Delete(id)) => {
                         let _ = self.db.send(Write::Unregister(id));
+                        self.account_changed(id);
                     }
                     None => {}
                 }
@@ -278,9 +303,125 @@ impl Core {
         }
     }
 
+    /// Passes what the engine changed to the store, the lamp model and the bus.
+    fn report(&mut self) {
+        for rec in self.engine.outbox.drain(..) {
+            if rec.end_ms.is_some() {
+                let _ = self.bus.send(BusEvent::CallRecord(Box::new(rec.clone())));
+            }
+            let _ = self.db.send(Write::Cdr(Box::new(rec)));
+        }
+        for update in self.engine.drain_updates() {
+            let changes = match update {
+                CallUpdate::Updated(view) => {
+                    let _ = self.bus.send(BusEvent::Call(view.clone()));
+                    self.lamps.call_updated(view)
+                }
+                CallUpdate::Ended {
+                    id,
+                    tenant,
+                    unique_id,
+                } => {
+                    let _ = self.bus.send(BusEvent::CallEnded { tenant, unique_id });
+                    self.lamps.call_ended(id)
+                }
+            };
+            for change in changes {
+                self.on_lamp(change);
+            }
+        }
+    }
+
+    fn on_lamp(&mut self, change: LampChange) {
+        let _ = self.bus.send(BusEvent::Lamp(change));
+    }
+
+    /// A registration appeared, moved or went away: report the device and the lamp.
+    fn account_changed(&mut self, account_id: i64) {
+        let Some(account) = self.dir.account_by_id(account_id) else {
+            return;
+        };
+        let extension = account.extension.clone();
+        let state = account_state(&self.dir, account);
+        let _ = self.bus.send(BusEvent::Account {
+            tenant: self.tenant.clone(),
+            extension: extension.clone(),
+            account: state,
+        });
+        let reachable = self.dir.reachable(&extension);
+        for change in self
+            .lamps
+            .set_reachable(&self.tenant, &extension, reachable)
+        {
+            self.on_lamp(change);
+        }
+    }
+
+    fn on_control(&mut self, cmd: Control) {
+        match cmd {
+            Control::State { reply } => {
+                let _ = reply.send(self.state());
+            }
+            Control::Call { reply, op, .. } => {
+                let _ = reply.send(Err(crate::control::CallOpError::InvalidState(format!(
+                    "{op:?} is not available yet"
+                ))));
+            }
+            Control::SetService { reply, .. } => {
+                let _ = reply.send(Err(crate::control::CallOpError::InvalidState(
+                    "services are not available yet".into(),
+                )));
+            }
+        }
+        self.flush();
+    }
+
+    /// Everything the hub needs to start.
+    fn state(&self) -> CoreState {
+        let mut lamps = Vec::new();
+        let mut accounts = Vec::new();
+        let mut services = Vec::new();
+        for ext in self.dir.extensions() {
+            lamps.push(self.lamps.current(&self.tenant, &ext.number));
+            for a in self.dir.accounts_of(&ext.number) {
+                accounts.push((
+                    self.tenant.clone(),
+                    ext.number.clone(),
+                    account_state(&self.dir, a),
+                ));
+            }
+            services.push((
+                self.tenant.clone(),
+                ext.number.clone(),
+                shared_protocol::Services::default(),
+            ));
+        }
+        CoreState {
+            lamps,
+            calls: self.engine.views(),
+            accounts,
+            services,
+        }
+    }
+
     fn reply(&mut self, now: Now, id: TxnId, req: &Request, status: u16, reason: &str) {
         let mut r = Response::for_request(req, status, reason);
         r.set_to_tag(&sip_core::transaction::random_token(10));
         let _ = self.ep.respond(now.mono, id, r);
+    }
+}
+
+/// The wire form of a device's registration.
+fn account_state(
+    dir: &Directory,
+    account: &crate::directory::Account,
+) -> shared_protocol::AccountState {
+    let loc = dir.location(account.id);
+    shared_protocol::AccountState {
+        username: account.username.clone(),
+        registered: loc.is_some(),
+        address: loc.map(|l| format!("{}:{}", l.source_ip, l.source_port)),
+        user_agent: loc.map(|l| l.user_agent.clone()).filter(|u| !u.is_empty()),
+        latency_ms: None,
     }
 }

@@ -84,6 +84,10 @@ pub struct Account {
 pub struct Directory {
     extensions: HashMap<String, Extension>,
     accounts: HashMap<String, Account>,
+    /// Account usernames by account id.
+    by_id: HashMap<i64, String>,
+    /// Account usernames by extension number.
+    by_extension: HashMap<String, Vec<String>>,
     locations: HashMap<i64, Location>,
 }
 
@@ -132,6 +136,11 @@ impl Directory {
                 extension: a.extension_number,
                 username: a.username,
             };
+            out.by_id.insert(acc.id, acc.username.clone());
+            out.by_extension
+                .entry(acc.extension.clone())
+                .or_default()
+                .push(acc.username.clone());
             out.accounts.insert(acc.username.clone(), acc);
         }
         for l in locations {
@@ -160,10 +169,27 @@ impl Directory {
 
     /// Accounts of an extension.
     pub fn accounts_of(&self, number: &str) -> impl Iterator<Item = &Account> {
-        let number = number.to_string();
-        self.accounts
-            .values()
-            .filter(move |a| a.extension == number)
+        self.by_extension
+            .get(number)
+            .into_iter()
+            .flatten()
+            .filter_map(|u| self.accounts.get(u))
+    }
+
+    /// An account by id.
+    pub fn account_by_id(&self, id: i64) -> Option<&Account> {
+        self.by_id.get(&id).and_then(|u| self.accounts.get(u))
+    }
+
+    /// Whether any account of an extension has a live location.
+    pub fn reachable(&self, number: &str) -> bool {
+        self.accounts_of(number)
+            .any(|a| self.locations.contains_key(&a.id))
+    }
+
+    /// Every account.
+    pub fn accounts(&self) -> impl Iterator<Item = &Account> {
+        self.accounts.values()
     }
 
     /// Location of an account.

@@ -8,6 +8,7 @@
 pub mod calls;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod core;
 pub mod directory;
 pub mod guard;

@@ -88,6 +88,8 @@ pub async fn start(
     let db_task = tokio::spawn(db_writer(store.clone(), db_rx));
     let metrics = Arc::new(CoreMetrics::default());
     let status = Arc::new(Mutex::new(StatusSnapshot::default()));
+    let (bus_tx, bus_rx) = mpsc::unbounded_channel();
+    let (control_tx, control_rx) = mpsc::channel(1024);
     let core = Core {
         ep: Endpoint::new(EndpointConfig::default()),
         dir,
@@ -97,7 +99,12 @@ pub async fn start(
         db: db_tx,
         metrics: metrics.clone(),
         status: status.clone(),
+        tenant: tenant.clone(),
+        lamps: crate::lamps::LampModel::new(),
+        bus: bus_tx,
     };
+    // Until the CTI hub reads the bus, drain it so it cannot grow.
+    let _cti = (control_tx, tokio::spawn(drain_bus(bus_rx)));
 
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::new(settings.bind, settings.http_port)).await?;
@@ -117,7 +124,7 @@ pub async fn start(
         }
     });
     let handle = tokio::spawn(async move {
-        core.run(inbound, shutdown).await;
+        core.run(inbound, control_rx, shutdown).await;
         // The core dropped its sender: the writer drains what is queued, then ends.
         let _ = db_task.await;
     });
@@ -128,4 +135,8 @@ pub async fn start(
         },
         handle,
     ))
+}
+
+async fn drain_bus(mut rx: mpsc::UnboundedReceiver<crate::control::BusEvent>) {
+    while rx.recv().await.is_some() {}
 }

@@ -4,16 +4,20 @@
 use super::cdr::{self, status};
 use super::dialog::{without_tag, Dialog, Local};
 use super::legs::{rewrite_sdp, sdp_media_addr, BLeg, Call, LegState, Phase, Side};
+use super::CallUpdate;
 use super::{Condition, Now};
 use crate::directory::{Directory, OverflowAction};
 use crate::guard::{Guard, Verdict};
+use crate::lamps::{CallPhase, CallView, PartyRef};
 use crate::media::PortPool;
 use crate::store::CdrRecord;
 use media_core::relay::LegSide;
+use shared_protocol::CallSide;
 use sip_core::msg::{Headers, NameAddr, SipUri};
+use sip_core::sdp::SessionDescription;
 use sip_core::transaction::{random_token, Endpoint, TxnId};
 use sip_core::{MessageExt, Method, Peer, Request, Response, SipMessage, Transport};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 /// Overflow hops before a call is hung up (protects against forwarding loops).
@@ -52,6 +56,10 @@ pub struct Engine {
     stray_answers: std::collections::HashSet<String>,
     /// Records to persist, drained by the core after each step.
     pub outbox: Vec<CdrRecord>,
+    /// Calls changed since the last `drain_updates`.
+    dirty: BTreeSet<u64>,
+    /// The last view reported per call, so unchanged calls are not reported again.
+    views: HashMap<u64, CallView>,
 }
 
 impl Engine {
@@ -71,7 +79,82 @@ impl Engine {
             cdr_seq,
             stray_answers: std::collections::HashSet::new(),
             outbox: Vec::new(),
+            dirty: BTreeSet::new(),
+            views: HashMap::new(),
         }
+    }
+
+    /// What changed since the last call, in call-id order: the core feeds these to the lamp
+    /// model and the CTI hub after every step.
+    pub fn drain_updates(&mut self) -> Vec<CallUpdate> {
+        let mut out = Vec::new();
+        for id in std::mem::take(&mut self.dirty) {
+            match self.calls.get(&id).map(|c| self.view(c)) {
+                Some(view) => {
+                    if self.views.get(&id) != Some(&view) {
+                        self.views.insert(id, view.clone());
+                        out.push(CallUpdate::Updated(view));
+                    }
+                }
+                None => {
+                    if let Some(old) = self.views.remove(&id) {
+                        out.push(CallUpdate::Ended {
+                            id,
+                            tenant: old.tenant,
+                            unique_id: old.unique_id,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Calls in progress as views (for a CTI hub starting).
+    pub fn views(&self) -> Vec<CallView> {
+        self.views.values().cloned().collect()
+    }
+
+    fn view(&self, call: &Call) -> CallView {
+        let callee = call.ringing_ext.as_ref().map(|ext| {
+            let name = call
+                .cdr
+                .details
+                .last()
+                .filter(|d| d.destination_num.as_deref() == Some(ext.as_str()))
+                .and_then(|d| d.destination_name.clone());
+            PartyRef {
+                extension: Some(ext.clone()),
+                number: ext.clone(),
+                name,
+            }
+        });
+        let side = |s: Side| match s {
+            Side::A => CallSide::Caller,
+            Side::B => CallSide::Callee,
+        };
+        CallView {
+            id: call.id,
+            unique_id: call.cdr.unique_id.clone(),
+            tenant: self.tenant.clone(),
+            caller: PartyRef {
+                extension: Some(call.caller_ext.clone()),
+                number: call.caller_ext.clone(),
+                name: Some(call.caller_name.clone()).filter(|n| !n.is_empty()),
+            },
+            callee,
+            phase: match call.phase {
+                Phase::Routing => CallPhase::Ringing,
+                Phase::Connected => CallPhase::Connected,
+            },
+            held_by: call.held_by.map(side),
+            started_ms: call.cdr.start_ms,
+            answered_ms: call.cdr.answer_ms,
+        }
+    }
+
+    fn touch(&mut self, id: u64) {
+        self.dirty.insert(id);
     }
 
     /// Calls in progress.
@@ -213,6 +296,7 @@ impl Engine {
             early_media: false,
             sdp_version_a: 1,
             sdp_version_b: 1,
+            held_by: None,
         };
         self.by_a_callid.insert(call.a.call_id.clone(), id);
         self.a_invites.insert(txn, id);
@@ -505,6 +589,7 @@ impl Engine {
         resp: Response,
     ) {
         let local = self.local;
+        self.touch(id);
         let Some(call) = self.calls.get_mut(&id) else {
             // The call is gone; a late 2xx must still be ACKed and hung up.
             return;
@@ -901,6 +986,18 @@ impl Engine {
         }
         let is_invite = origin_req.method == Method::Invite;
         if is_invite && (200..300).contains(&resp.status) {
+            // An accepted re-INVITE sets or clears hold, by the side that sent it.
+            let from = if to == Side::A { Side::B } else { Side::A };
+            let hold = std::str::from_utf8(&origin_req.body)
+                .ok()
+                .and_then(|t| SessionDescription::parse(t).ok())
+                .map(|sdp| sdp.is_hold(0));
+            match hold {
+                Some(true) => call.held_by = Some(from),
+                Some(false) if call.held_by == Some(from) => call.held_by = None,
+                _ => {}
+            }
+            self.dirty.insert(id);
             // ACK the far side ourselves; the origin's ACK ends at us.
             let dialog = match to {
                 Side::A => Some(&call.a),
@@ -1023,6 +1120,7 @@ impl Engine {
     }
 
     fn finish(&mut self, now: Now, id: u64, status: &str, cause: &str) {
+        self.touch(id);
         let Some(mut call) = self.calls.remove(&id) else {
             return;
         };
@@ -1049,6 +1147,7 @@ impl Engine {
     }
 
     fn persist(&mut self, id: u64) {
+        self.touch(id);
         if let Some(call) = self.calls.get(&id) {
             self.outbox.push(call.cdr.clone());
         }

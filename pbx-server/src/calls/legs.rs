@@ -80,6 +80,8 @@ pub(crate) struct Call {
     /// o= versions of the SDP we send to A and to B.
     pub(crate) sdp_version_a: u64,
     pub(crate) sdp_version_b: u64,
+    /// The side that put the call on hold (its re-INVITE with a hold SDP was accepted).
+    pub(crate) held_by: Option<Side>,
 }
 
 impl Call {

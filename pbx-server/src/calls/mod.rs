@@ -54,3 +54,19 @@ impl Condition {
         }
     }
 }
+
+/// A change the engine reports after a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallUpdate {
+    /// A call started or changed.
+    Updated(crate::lamps::CallView),
+    /// A call ended.
+    Ended {
+        /// Engine id.
+        id: u64,
+        /// Tenant domain.
+        tenant: String,
+        /// The record's unique id.
+        unique_id: String,
+    },
+}
