@@ -177,7 +177,10 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     let (bound, handle) = server::start(settings, rx).await?;
     // One machine-readable line on stdout: tests and scripts read the ports from it.
-    println!("READY sip={} http={}", bound.sip, bound.http);
+    println!(
+        "READY sip={} http={} cti={}",
+        bound.sip, bound.http, bound.cti
+    );
     tracing::info!(sip = %bound.sip, http = %bound.http, "Centralino PBX running");
     let _ = std::io::stdout().flush();
     wait_for_signal().await;

@@ -19,6 +19,8 @@ pub struct Settings {
     pub sip_port: u16,
     /// HTTP port; 0 lets the OS choose.
     pub http_port: u16,
+    /// CTI port (newline-delimited JSON over TCP); 0 lets the OS choose.
+    pub cti_port: u16,
     /// RTP port range for the media relay.
     pub rtp_min: u16,
     /// RTP port range end (inclusive).

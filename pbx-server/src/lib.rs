@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod core;
+pub mod cti;
 pub mod directory;
 pub mod guard;
 pub mod http;

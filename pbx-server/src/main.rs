@@ -39,6 +39,9 @@ enum Cmd {
         /// HTTP port; 0 picks a free one.
         #[arg(long, env = "CENTRALINO_HTTP_PORT", default_value_t = 8080)]
         http_port: u16,
+        /// CTI port (newline-delimited JSON over TCP); 0 picks a free one.
+        #[arg(long, env = "CENTRALINO_CTI_PORT", default_value_t = 5039)]
+        cti_port: u16,
         /// First RTP port of the relay.
         #[arg(long, env = "CENTRALINO_RTP_MIN", default_value_t = 10000)]
         rtp_min: u16,
@@ -130,6 +133,7 @@ impl From<Cmd> for pbx_server::cli::Command {
                 advertise,
                 sip_port,
                 http_port,
+                cti_port,
                 rtp_min,
                 rtp_max,
                 demo,
@@ -141,6 +145,7 @@ impl From<Cmd> for pbx_server::cli::Command {
                 advertised: advertise,
                 sip_port,
                 http_port,
+                cti_port,
                 rtp_min,
                 rtp_max,
                 demo,

@@ -22,6 +22,8 @@ pub struct Bound {
     pub sip: SocketAddr,
     /// HTTP.
     pub http: SocketAddr,
+    /// CTI over TCP.
+    pub cti: SocketAddr,
 }
 
 /// The runtime relay tasks run on: its own thread, so thousands of RTP wake-ups per second
@@ -103,8 +105,25 @@ pub async fn start(
         lamps: crate::lamps::LampModel::new(),
         bus: bus_tx,
     };
-    // Until the CTI hub reads the bus, drain it so it cannot grow.
-    let _cti = (control_tx, tokio::spawn(drain_bus(bus_rx)));
+    let handle = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            core.run(inbound, control_rx, shutdown).await;
+            // The core dropped its sender: the writer drains what is queued, then ends.
+            let _ = db_task.await;
+        }
+    });
+    // The hub asks the running core for its state, then follows the bus.
+    let hub = crate::cti::Hub::start(store.clone(), control_tx, bus_rx).await?;
+    let cti_listener =
+        tokio::net::TcpListener::bind(SocketAddr::new(settings.bind, settings.cti_port)).await?;
+    let cti_addr = cti_listener.local_addr()?;
+    tokio::spawn(crate::cti::listen::serve_tcp(
+        cti_listener,
+        hub.clone(),
+        None,
+        shutdown.clone(),
+    ));
 
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::new(settings.bind, settings.http_port)).await?;
@@ -113,30 +132,27 @@ pub async fn start(
         core: metrics,
         media: media_metrics,
         status,
-    });
+    })
+    .merge(crate::cti::listen::router(hub));
     let mut http_shutdown = shutdown.clone();
     tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let serve = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
             let _ = http_shutdown.changed().await;
         });
         if let Err(e) = serve.await {
             tracing::error!(error = %e, "http server failed");
         }
     });
-    let handle = tokio::spawn(async move {
-        core.run(inbound, control_rx, shutdown).await;
-        // The core dropped its sender: the writer drains what is queued, then ends.
-        let _ = db_task.await;
-    });
     Ok((
         Bound {
             sip: sip_addr,
             http: http_addr,
+            cti: cti_addr,
         },
         handle,
     ))
-}
-
-async fn drain_bus(mut rx: mpsc::UnboundedReceiver<crate::control::BusEvent>) {
-    while rx.recv().await.is_some() {}
 }

@@ -75,6 +75,8 @@ pub struct Pbx {
     pub sip: SocketAddr,
     /// HTTP address.
     pub http: SocketAddr,
+    /// CTI TCP address.
+    pub cti: SocketAddr,
     /// RTP range of this instance.
     pub rtp: (u16, u16),
     /// Extra `run` arguments.
@@ -114,6 +116,7 @@ impl Pbx {
             _tmp: Some(tmp),
             sip: "127.0.0.1:0".parse().unwrap(),
             http: "127.0.0.1:0".parse().unwrap(),
+            cti: "127.0.0.1:0".parse().unwrap(),
             rtp: rtp_range(),
             args: Vec::new(),
             db_url,
@@ -139,7 +142,7 @@ impl Pbx {
             cmd.args(["--database-url", u]);
         }
         cmd.args(["run", "--demo", "--bind", "127.0.0.1"])
-            .args(["--sip-port", &sip_port.to_string(), "--http-port", "0"])
+            .args(["--sip-port", &sip_port.to_string(), "--http-port", "0", "--cti-port", "0"])
             .args([
                 "--rtp-min",
                 &self.rtp.0.to_string(),
@@ -174,6 +177,7 @@ impl Pbx {
             match k {
                 "sip" => self.sip = v.parse().unwrap(),
                 "http" => self.http = v.parse().unwrap(),
+                "cti" => self.cti = v.parse().unwrap(),
                 _ => {}
             }
         }

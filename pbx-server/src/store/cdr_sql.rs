@@ -176,7 +176,7 @@ pub(super) async fn cdr_upsert_on(conn: &mut AnyConnection, c: &CdrRecord) -> Re
 }
 
 /// Records (in the given order) with their details (rows already ordered by `seq`).
-fn assemble(records: &[AnyRow], details: &[AnyRow]) -> Result<Vec<CdrRecord>> {
+pub(super) fn assemble(records: &[AnyRow], details: &[AnyRow]) -> Result<Vec<CdrRecord>> {
     let mut by_id: HashMap<String, Vec<CdrDetail>> = HashMap::new();
     for d in details {
         by_id

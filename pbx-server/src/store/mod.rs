@@ -12,6 +12,7 @@ mod cdr_sql;
 mod directory;
 mod extensions;
 mod fields;
+mod history;
 mod locations;
 mod model;
 mod tenants;

@@ -28,6 +28,8 @@ pub struct User {
     pub cti_access: bool,
     pub api_access: bool,
     pub role: String,
+    /// Sees external numbers unmasked (the seed's privacy right, delegated by privacyadmin).
+    pub privacy: bool,
 }
 
 /// A new user. `tenant_id: None` = the default tenant. Default: CTI access only, role `user`.
@@ -132,7 +134,7 @@ impl Store {
     async fn user_row(&self, tenant: &str, username: &str) -> Result<Option<(User, String)>> {
         let row = sqlx::query(
             "SELECT u.id, u.tenant_id, u.username, u.password_hash, u.extension_id, u.gui_access, u.cti_access, \
-             u.api_access, u.role, e.number FROM app_user u JOIN tenant t ON t.id = u.tenant_id \
+             u.api_access, u.role, u.privacy, e.number FROM app_user u JOIN tenant t ON t.id = u.tenant_id \
              LEFT JOIN extension e ON e.id = u.extension_id WHERE t.domain = $1 AND u.username = $2",
         )
         .bind(tenant)
@@ -150,6 +152,7 @@ impl Store {
             cti_access: flag(&r, "cti_access")?,
             api_access: flag(&r, "api_access")?,
             role: r.try_get("role")?,
+            privacy: flag(&r, "privacy")?,
         };
         Ok(Some((user, r.try_get("password_hash")?)))
     }

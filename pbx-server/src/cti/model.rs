@@ -1,0 +1,530 @@
+//! The CTI state model: the live picture of every tenant (extensions with lamps, devices,
+//! services and presence; calls; recent history), fed by the core's bus events, plus the
+//! numbered event log that reconnecting clients resume from. Sans-IO: the hub drives it.
+
+use super::view::{history_entry, Viewer};
+use crate::control::BusEvent;
+use crate::lamps::{CallView, LampChange};
+use crate::store::CdrRecord;
+use shared_protocol::{
+    AccountState, CallInfo, CallSide, CallState, EffectivePresence, Event, Lamp, Party, Presence,
+    PresenceState, Services,
+};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Most events kept for resuming clients.
+pub const REPLAY_EVENTS: usize = 10_000;
+/// Oldest event kept for resuming clients.
+pub const REPLAY_AGE: Duration = Duration::from_secs(600);
+/// History entries kept in memory per extension (the snapshot's `history`).
+pub const RECENT_HISTORY: usize = 20;
+
+/// Who may receive an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// Every user of the tenant.
+    All,
+    /// The users of these extensions, and supervisors.
+    Parties(Vec<String>),
+    /// Only the users of this extension.
+    Owner(String),
+    /// The users of this extension, and supervisors.
+    OwnerOrSupervisor(String),
+}
+
+/// One numbered event, as logged (unmasked; viewers mask it).
+#[derive(Debug)]
+pub struct Logged {
+    /// Sequence number.
+    pub seq: u64,
+    /// Tenant domain.
+    pub tenant: String,
+    /// Who may see it.
+    pub audience: Audience,
+    /// The event.
+    pub event: Event,
+    /// When it was logged (for the replay window).
+    pub at: Instant,
+}
+
+/// One extension of a tenant.
+#[derive(Debug, Clone)]
+pub struct ExtRow {
+    /// Display name.
+    pub name: String,
+    /// Lamp and the call behind it.
+    pub lamp: LampChange,
+    /// Services.
+    pub services: Services,
+    /// Chosen presence and message.
+    pub chosen: (PresenceState, Option<String>),
+    /// The presence others last saw.
+    pub presence: Presence,
+    /// Devices by username.
+    pub accounts: BTreeMap<String, AccountState>,
+    /// Latest history entries' records, newest first.
+    pub recent: VecDeque<Arc<CdrRecord>>,
+    /// Open CTI sessions of this extension's users.
+    pub sessions: u32,
+}
+
+/// One tenant's live state.
+#[derive(Debug, Default)]
+pub struct TenantState {
+    /// Extensions by number.
+    pub extensions: BTreeMap<String, ExtRow>,
+    /// Calls in progress by unique id.
+    pub calls: HashMap<String, CallView>,
+}
+
+impl TenantState {
+    /// Whether a number is one of this tenant's extensions (not masked).
+    pub fn is_internal(&self, number: &str) -> bool {
+        self.extensions.contains_key(number)
+    }
+}
+
+/// Why a resume could not replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumeGap {
+    /// Events after `from` have left the window (or `from` is from another server life).
+    OutOfWindow,
+}
+
+/// The model.
+#[derive(Debug, Default)]
+pub struct Model {
+    tenants: HashMap<String, TenantState>,
+    log: VecDeque<Arc<Logged>>,
+    seq: u64,
+}
+
+impl Model {
+    /// An empty model.
+    pub fn new() -> Model {
+        Model::default()
+    }
+
+    /// The latest sequence number.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// A tenant's state.
+    pub fn tenant(&self, tenant: &str) -> Option<&TenantState> {
+        self.tenants.get(tenant)
+    }
+
+    /// Declares an extension (at start, from the directory). Unknown extensions named by
+    /// later events are added on the fly.
+    pub fn add_extension(&mut self, tenant: &str, number: &str, name: &str) {
+        let t = self.tenants.entry(tenant.to_string()).or_default();
+        t.extensions
+            .entry(number.to_string())
+            .or_insert_with(|| new_row(tenant, number, name));
+    }
+
+    /// Seeds an extension's recent history (newest first), at start.
+    pub fn seed_history(&mut self, tenant: &str, extension: &str, records: Vec<CdrRecord>) {
+        if let Some(row) = self
+            .tenants
+            .get_mut(tenant)
+            .and_then(|t| t.extensions.get_mut(extension))
+        {
+            row.recent = records
+                .into_iter()
+                .take(RECENT_HISTORY)
+                .map(Arc::new)
+                .collect();
+        }
+    }
+
+    /// Applies a bus event; returns the events logged for it.
+    pub fn apply(&mut self, now: Instant, ev: BusEvent) -> Vec<Arc<Logged>> {
+        let mut out = Vec::new();
+        match ev {
+            BusEvent::Lamp(change) => self.on_lamp(now, change, &mut out),
+            BusEvent::Call(view) => self.on_call(now, view, &mut out),
+            BusEvent::CallEnded { tenant, unique_id } => {
+                let Some(old) = self
+                    .tenants
+                    .get_mut(&tenant)
+                    .and_then(|t| t.calls.remove(&unique_id))
+                else {
+                    return out;
+                };
+                self.log(
+                    now,
+                    &tenant,
+                    Audience::Parties(parties(&old)),
+                    Event::CallEnded { id: unique_id },
+                    &mut out,
+                );
+            }
+            BusEvent::Account {
+                tenant,
+                extension,
+                account,
+            } => {
+                let row = self.row(&tenant, &extension);
+                if row.accounts.get(&account.username) == Some(&account) {
+                    return out;
+                }
+                row.accounts
+                    .insert(account.username.clone(), account.clone());
+                self.log(
+                    now,
+                    &tenant,
+                    Audience::All,
+                    Event::Account { extension, account },
+                    &mut out,
+                );
+            }
+            BusEvent::Services {
+                tenant,
+                extension,
+                services,
+            } => {
+                let row = self.row(&tenant, &extension);
+                if row.services == services {
+                    return out;
+                }
+                let dnd_changed = row.services.dnd != services.dnd;
+                row.services = services.clone();
+                let dnd = services.dnd;
+                self.log(
+                    now,
+                    &tenant,
+                    Audience::OwnerOrSupervisor(extension.clone()),
+                    Event::Services {
+                        extension: extension.clone(),
+                        services,
+                    },
+                    &mut out,
+                );
+                if dnd_changed {
+                    self.log(
+                        now,
+                        &tenant,
+                        Audience::All,
+                        Event::ExtensionDnd {
+                            extension: extension.clone(),
+                            dnd,
+                        },
+                        &mut out,
+                    );
+                }
+                self.refresh_presence(now, &tenant, &extension, &mut out);
+            }
+            BusEvent::CallRecord(rec) => self.on_record(now, *rec, &mut out),
+        }
+        out
+    }
+
+    /// A user chose a presence.
+    pub fn set_presence(
+        &mut self,
+        now: Instant,
+        tenant: &str,
+        extension: &str,
+        state: PresenceState,
+        message: Option<String>,
+    ) -> Vec<Arc<Logged>> {
+        let mut out = Vec::new();
+        self.row(tenant, extension).chosen = (state, message);
+        self.refresh_presence(now, tenant, extension, &mut out);
+        out
+    }
+
+    /// A CTI session of an extension's user opened (`+1`) or closed (`-1`).
+    pub fn session(
+        &mut self,
+        now: Instant,
+        tenant: &str,
+        extension: &str,
+        open: bool,
+    ) -> Vec<Arc<Logged>> {
+        let mut out = Vec::new();
+        let row = self.row(tenant, extension);
+        row.sessions = if open {
+            row.sessions.saturating_add(1)
+        } else {
+            row.sessions.saturating_sub(1)
+        };
+        self.refresh_presence(now, tenant, extension, &mut out);
+        out
+    }
+
+    /// The events after `from` that are still in the window, oldest first.
+    pub fn since(&self, from: u64) -> Result<Vec<Arc<Logged>>, ResumeGap> {
+        if from > self.seq {
+            return Err(ResumeGap::OutOfWindow);
+        }
+        if from == self.seq {
+            return Ok(Vec::new());
+        }
+        let oldest = self.log.front().map(|l| l.seq).unwrap_or(self.seq + 1);
+        // Every event after `from` must still be here: the first kept one is at most from+1.
+        if oldest > from + 1 {
+            return Err(ResumeGap::OutOfWindow);
+        }
+        let start = self.log.partition_point(|l| l.seq <= from);
+        Ok(self.log.range(start..).cloned().collect())
+    }
+
+    /// Drops events past the replay window.
+    pub fn trim(&mut self, now: Instant) {
+        while self.log.len() > REPLAY_EVENTS
+            || self
+                .log
+                .front()
+                .is_some_and(|l| now.saturating_duration_since(l.at) > REPLAY_AGE)
+        {
+            self.log.pop_front();
+        }
+    }
+
+    /// The call view behind a call id.
+    pub fn call(&self, tenant: &str, id: &str) -> Option<&CallView> {
+        self.tenants.get(tenant).and_then(|t| t.calls.get(id))
+    }
+
+    fn row(&mut self, tenant: &str, extension: &str) -> &mut ExtRow {
+        self.tenants
+            .entry(tenant.to_string())
+            .or_default()
+            .extensions
+            .entry(extension.to_string())
+            .or_insert_with(|| new_row(tenant, extension, ""))
+    }
+
+    fn log(
+        &mut self,
+        now: Instant,
+        tenant: &str,
+        audience: Audience,
+        event: Event,
+        out: &mut Vec<Arc<Logged>>,
+    ) {
+        self.seq += 1;
+        let logged = Arc::new(Logged {
+            seq: self.seq,
+            tenant: tenant.to_string(),
+            audience,
+            event,
+            at: now,
+        });
+        self.log.push_back(logged.clone());
+        out.push(logged);
+    }
+
+    fn on_lamp(&mut self, now: Instant, change: LampChange, out: &mut Vec<Arc<Logged>>) {
+        let tenant = change.tenant.clone();
+        let extension = change.extension.clone();
+        let row = self.row(&tenant, &extension);
+        row.lamp = change.clone();
+        self.log(
+            now,
+            &tenant,
+            Audience::All,
+            Event::Lamp {
+                extension: extension.clone(),
+                lamp: change.lamp,
+                peer: change.peer,
+                direction: change.direction,
+            },
+            out,
+        );
+        self.refresh_presence(now, &tenant, &extension, out);
+    }
+
+    fn on_call(&mut self, now: Instant, view: CallView, out: &mut Vec<Arc<Logged>>) {
+        let tenant = view.tenant.clone();
+        let t = self.tenants.entry(tenant.clone()).or_default();
+        let before = t.calls.insert(view.unique_id.clone(), view.clone());
+        let now_parties = parties(&view);
+        if let Some(old) = before {
+            // Parties that left the call (overflow, transfer) stop seeing it.
+            let gone: Vec<String> = parties(&old)
+                .into_iter()
+                .filter(|p| !now_parties.contains(p))
+                .collect();
+            if !gone.is_empty() {
+                self.log(
+                    now,
+                    &tenant,
+                    Audience::Parties(gone),
+                    Event::CallEnded {
+                        id: view.unique_id.clone(),
+                    },
+                    out,
+                );
+            }
+        }
+        self.log(
+            now,
+            &tenant,
+            Audience::Parties(now_parties),
+            Event::Call {
+                call: call_info(&view),
+            },
+            out,
+        );
+    }
+
+    fn on_record(&mut self, now: Instant, rec: CdrRecord, out: &mut Vec<Arc<Logged>>) {
+        let tenant = rec.tenant.clone();
+        let rec = Arc::new(rec);
+        let mut involved: Vec<String> = vec![rec.caller.clone()];
+        for d in &rec.details {
+            if let Some(n) = &d.destination_num {
+                if !involved.contains(n) {
+                    involved.push(n.clone());
+                }
+            }
+        }
+        for ext in involved {
+            let Some(entry) = history_entry(&rec, &ext) else {
+                continue;
+            };
+            let Some(row) = self
+                .tenants
+                .get_mut(&tenant)
+                .and_then(|t| t.extensions.get_mut(&ext))
+            else {
+                continue;
+            };
+            row.recent.push_front(rec.clone());
+            row.recent.truncate(RECENT_HISTORY);
+            self.log(
+                now,
+                &tenant,
+                Audience::Owner(ext),
+                Event::History { entry },
+                out,
+            );
+        }
+    }
+
+    fn refresh_presence(
+        &mut self,
+        now: Instant,
+        tenant: &str,
+        extension: &str,
+        out: &mut Vec<Arc<Logged>>,
+    ) {
+        let row = self.row(tenant, extension);
+        let presence = Presence {
+            state: row.chosen.0,
+            message: row.chosen.1.clone(),
+            effective: effective(row),
+        };
+        if row.presence == presence {
+            return;
+        }
+        row.presence = presence.clone();
+        self.log(
+            now,
+            tenant,
+            Audience::All,
+            Event::Presence {
+                extension: extension.to_string(),
+                presence,
+            },
+            out,
+        );
+    }
+}
+
+/// Which event a viewer gets, if any. `None` when not for them.
+pub fn visible_to(viewer: &Viewer, logged: &Logged) -> bool {
+    if logged.tenant != viewer.tenant {
+        return false;
+    }
+    let own = viewer.extension.as_deref();
+    match &logged.audience {
+        Audience::All => true,
+        Audience::Parties(p) => {
+            viewer.permissions.supervisor || own.is_some_and(|e| p.iter().any(|x| x == e))
+        }
+        Audience::Owner(e) => own == Some(e.as_str()),
+        Audience::OwnerOrSupervisor(e) => viewer.permissions.supervisor || own == Some(e.as_str()),
+    }
+}
+
+fn new_row(tenant: &str, number: &str, name: &str) -> ExtRow {
+    let lamp = LampChange {
+        tenant: tenant.to_string(),
+        extension: number.to_string(),
+        lamp: Lamp::Unavailable,
+        peer: None,
+        direction: None,
+        call: None,
+    };
+    let mut row = ExtRow {
+        name: name.to_string(),
+        lamp,
+        services: Services::default(),
+        chosen: (PresenceState::Available, None),
+        presence: Presence {
+            state: PresenceState::Available,
+            message: None,
+            effective: EffectivePresence::Offline,
+        },
+        accounts: BTreeMap::new(),
+        recent: VecDeque::new(),
+        sessions: 0,
+    };
+    row.presence.effective = effective(&row);
+    row
+}
+
+/// The chosen state combined with the line: offline wins (the user asked to be hidden), then
+/// being on the phone, then DND (shown as busy), then the choice; a user with no device and no
+/// CTI session is offline.
+fn effective(row: &ExtRow) -> EffectivePresence {
+    match (row.chosen.0, row.lamp.lamp) {
+        (PresenceState::Offline, _) => EffectivePresence::Offline,
+        (_, Lamp::Ringing | Lamp::Busy | Lamp::Hold) => EffectivePresence::OnThePhone,
+        _ if row.services.dnd => EffectivePresence::Busy,
+        (_, Lamp::Unavailable) if row.sessions == 0 => EffectivePresence::Offline,
+        (PresenceState::Away, _) => EffectivePresence::Away,
+        (PresenceState::Busy, _) => EffectivePresence::Busy,
+        (PresenceState::Available, _) => EffectivePresence::Available,
+    }
+}
+
+/// Extensions taking part in a call.
+pub fn parties(view: &CallView) -> Vec<String> {
+    let mut v: Vec<String> = view.caller.extension.iter().cloned().collect();
+    if let Some(e) = view.callee.as_ref().and_then(|c| c.extension.clone()) {
+        if !v.contains(&e) {
+            v.push(e);
+        }
+    }
+    v
+}
+
+/// The wire form of a call (unmasked).
+pub fn call_info(view: &CallView) -> CallInfo {
+    CallInfo {
+        id: view.unique_id.clone(),
+        caller: view.caller.party(),
+        callee: view.callee.as_ref().map(|c| c.party()).unwrap_or(Party {
+            number: String::new(),
+            name: None,
+        }),
+        state: match (view.phase, view.held_by) {
+            (crate::lamps::CallPhase::Ringing, _) => CallState::Ringing,
+            (crate::lamps::CallPhase::Connected, Some(_)) => CallState::Held,
+            (crate::lamps::CallPhase::Connected, None) => CallState::Connected,
+        },
+        held_by: view
+            .held_by
+            .filter(|s| matches!(s, CallSide::Caller | CallSide::Callee)),
+        started_ms: view.started_ms,
+        answered_ms: view.answered_ms,
+    }
+}
