@@ -39,6 +39,13 @@ pub enum Command {
         /// `field=value` pairs.
         settings: Vec<String>,
     },
+    /// Change user settings.
+    SetUser {
+        /// Username.
+        username: String,
+        /// `field=value` pairs.
+        settings: Vec<String>,
+    },
     /// Change extension settings.
     SetExtension {
         /// Extension number.
@@ -157,6 +164,16 @@ pub async fn dispatch(
                     .set_account_field(&username, k, v)
                     .await
                     .with_context(|| format!("setting {k} on account {username}"))?;
+            }
+            Ok(())
+        }
+        Command::SetUser { username, settings } => {
+            let store = open(&data_dir, &database_url).await?;
+            for (k, v) in field_values(&settings)? {
+                store
+                    .set_user_field(&username, k, v.unwrap_or(""))
+                    .await
+                    .with_context(|| format!("setting {k} on user {username}"))?;
             }
             Ok(())
         }

@@ -21,6 +21,8 @@ pub struct Settings {
     pub http_port: u16,
     /// CTI port (newline-delimited JSON over TCP); 0 lets the OS choose.
     pub cti_port: u16,
+    /// Events kept for resuming CTI clients (also bounded to 10 minutes).
+    pub cti_replay_events: usize,
     /// RTP port range for the media relay.
     pub rtp_min: u16,
     /// RTP port range end (inclusive).

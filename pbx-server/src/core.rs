@@ -305,12 +305,7 @@ impl Core {
 
     /// Passes what the engine changed to the store, the lamp model and the bus.
     fn report(&mut self) {
-        for rec in self.engine.outbox.drain(..) {
-            if rec.end_ms.is_some() {
-                let _ = self.bus.send(BusEvent::CallRecord(Box::new(rec.clone())));
-            }
-            let _ = self.db.send(Write::Cdr(Box::new(rec)));
-        }
+        // Calls first: a client sees `call_ended` before the `history` entry of that call.
         for update in self.engine.drain_updates() {
             let changes = match update {
                 CallUpdate::Updated(view) => {
@@ -329,6 +324,12 @@ impl Core {
             for change in changes {
                 self.on_lamp(change);
             }
+        }
+        for rec in self.engine.outbox.drain(..) {
+            if rec.end_ms.is_some() {
+                let _ = self.bus.send(BusEvent::CallRecord(Box::new(rec.clone())));
+            }
+            let _ = self.db.send(Write::Cdr(Box::new(rec)));
         }
     }
 

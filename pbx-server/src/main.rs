@@ -42,6 +42,9 @@ enum Cmd {
         /// CTI port (newline-delimited JSON over TCP); 0 picks a free one.
         #[arg(long, env = "CENTRALINO_CTI_PORT", default_value_t = 5039)]
         cti_port: u16,
+        /// Events kept for resuming CTI clients (also bounded to 10 minutes).
+        #[arg(long, env = "CENTRALINO_CTI_REPLAY_EVENTS", default_value_t = 10_000)]
+        cti_replay_events: usize,
         /// First RTP port of the relay.
         #[arg(long, env = "CENTRALINO_RTP_MIN", default_value_t = 10000)]
         rtp_min: u16,
@@ -81,6 +84,14 @@ enum Cmd {
     /// `max_expires=1800`, ...); an empty value goes back to the account template.
     SetAccount {
         /// SIP username.
+        username: String,
+        /// `field=value` pairs.
+        settings: Vec<String>,
+    },
+    /// Change a setting of a user of the default tenant (`role=supervisor`, `privacy=1`,
+    /// `cti_access=0`, ...).
+    SetUser {
+        /// Username.
         username: String,
         /// `field=value` pairs.
         settings: Vec<String>,
@@ -134,6 +145,7 @@ impl From<Cmd> for pbx_server::cli::Command {
                 sip_port,
                 http_port,
                 cti_port,
+                cti_replay_events,
                 rtp_min,
                 rtp_max,
                 demo,
@@ -146,6 +158,7 @@ impl From<Cmd> for pbx_server::cli::Command {
                 sip_port,
                 http_port,
                 cti_port,
+                cti_replay_events,
                 rtp_min,
                 rtp_max,
                 demo,
@@ -155,6 +168,7 @@ impl From<Cmd> for pbx_server::cli::Command {
             Cmd::Locations => Command::Locations,
             Cmd::SetExtension { number, settings } => Command::SetExtension { number, settings },
             Cmd::SeedDemo => Command::SeedDemo,
+            Cmd::SetUser { username, settings } => Command::SetUser { username, settings },
             Cmd::SetAccount { username, settings } => Command::SetAccount { username, settings },
             Cmd::AddAccount {
                 extension,

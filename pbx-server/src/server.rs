@@ -114,7 +114,13 @@ pub async fn start(
         }
     });
     // The hub asks the running core for its state, then follows the bus.
-    let hub = crate::cti::Hub::start(store.clone(), control_tx, bus_rx).await?;
+    let hub = crate::cti::Hub::start(
+        store.clone(),
+        control_tx,
+        bus_rx,
+        settings.cti_replay_events,
+    )
+    .await?;
     let cti_listener =
         tokio::net::TcpListener::bind(SocketAddr::new(settings.bind, settings.cti_port)).await?;
     let cti_addr = cti_listener.local_addr()?;

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+pub mod cti;
 pub mod pcap;
 
 use serde_json::Value;
@@ -125,6 +126,20 @@ impl Pbx {
         pbx
     }
 
+    /// Like [`Pbx::start_with`], with extra flags for `pbx-server run`.
+    pub fn start_with_args(setup: &[&[&str]], run_args: &[&str]) -> Pbx {
+        let mut pbx = Pbx::start_on(None, setup);
+        pbx.kill9();
+        pbx.args = run_args.iter().map(|s| s.to_string()).collect();
+        pbx.spawn();
+        pbx
+    }
+
+    /// Runs a one-shot `pbx-server` command on this instance's database.
+    pub fn admin(&self, args: &[&str]) -> Output {
+        self.cli(args)
+    }
+
     /// Demo data, no extra setup.
     pub fn start() -> Pbx {
         Pbx::start_with(&[])
@@ -142,7 +157,14 @@ impl Pbx {
             cmd.args(["--database-url", u]);
         }
         cmd.args(["run", "--demo", "--bind", "127.0.0.1"])
-            .args(["--sip-port", &sip_port.to_string(), "--http-port", "0", "--cti-port", "0"])
+            .args([
+                "--sip-port",
+                &sip_port.to_string(),
+                "--http-port",
+                "0",
+                "--cti-port",
+                "0",
+            ])
             .args([
                 "--rtp-min",
                 &self.rtp.0.to_string(),

@@ -222,7 +222,7 @@ async fn execute(
             if !(1..=200).contains(&limit) {
                 return Err(fail(ErrorCode::BadArguments, "limit: 1 to 200"));
             }
-            let records = hub
+            let mut records = hub
                 .store
                 .cdr_history(
                     &viewer.tenant,
@@ -236,13 +236,28 @@ async fn execute(
                     tracing::error!(error = %e, "history query failed");
                     fail(ErrorCode::Internal, "history is unavailable; try again")
                 })?;
-            let next_before_ms = (records.len() == limit as usize)
-                .then(|| records.last().map(|r| r.start_ms))
-                .flatten();
-            let entries = records
+            // Records just closed may still be on their way to the database.
+            for r in hub.recent_records(&viewer.tenant, &ext) {
+                let in_page = before_ms.is_none_or(|b| r.start_ms < b);
+                if in_page && !records.iter().any(|x| x.unique_id == r.unique_id) {
+                    records.push((*r).clone());
+                }
+            }
+            records.sort_by(|a, b| {
+                b.start_ms
+                    .cmp(&a.start_ms)
+                    .then_with(|| b.unique_id.cmp(&a.unique_id))
+            });
+            let mut entries: Vec<_> = records
                 .iter()
-                .filter_map(|r| history_entry(r, &ext))
+                .filter_map(|r| history_entry(r, &ext).map(|h| (r.start_ms, h)))
+                .filter(|(_, h)| !missed_only || h.missed)
                 .collect();
+            entries.truncate(limit as usize);
+            let next_before_ms = (entries.len() == limit as usize)
+                .then(|| entries.last().map(|(start, _)| *start))
+                .flatten();
+            let entries = entries.into_iter().map(|(_, h)| h).collect();
             Ok(Some(CommandData::History {
                 entries: hub.mask_history(viewer, entries),
                 next_before_ms,

@@ -69,8 +69,9 @@ impl Hub {
         store: Store,
         control: mpsc::Sender<Control>,
         mut bus: mpsc::UnboundedReceiver<BusEvent>,
+        replay_events: usize,
     ) -> anyhow::Result<Arc<Hub>> {
-        let mut model = Model::new();
+        let mut model = Model::with_window(replay_events);
         let dir = store.load_directory().await?;
         let tenant = dir
             .tenant_domain
@@ -322,6 +323,18 @@ impl Hub {
     /// A successful login from `ip`.
     pub fn login_succeeded(&self, ip: std::net::IpAddr) {
         self.limiter().succeed(ip);
+    }
+
+    /// The records held in memory for an extension's history, newest first. They may not be
+    /// in the database yet (the writer commits in the background), so history pages merge them.
+    pub fn recent_records(&self, tenant: &str, ext: &str) -> Vec<Arc<crate::store::CdrRecord>> {
+        let inner = self.lock();
+        inner
+            .model
+            .tenant(tenant)
+            .and_then(|t| t.extensions.get(ext))
+            .map(|r| r.recent.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The latest sequence number.

@@ -94,17 +94,35 @@ pub enum ResumeGap {
 }
 
 /// The model.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Model {
     tenants: HashMap<String, TenantState>,
     log: VecDeque<Arc<Logged>>,
     seq: u64,
+    replay_events: usize,
+}
+
+impl Default for Model {
+    fn default() -> Model {
+        Model::with_window(REPLAY_EVENTS)
+    }
 }
 
 impl Model {
-    /// An empty model.
+    /// An empty model with the default replay window.
     pub fn new() -> Model {
         Model::default()
+    }
+
+    /// An empty model keeping at most `replay_events` events (and none older than
+    /// `REPLAY_AGE`) for resuming clients.
+    pub fn with_window(replay_events: usize) -> Model {
+        Model {
+            tenants: HashMap::new(),
+            log: VecDeque::new(),
+            seq: 0,
+            replay_events,
+        }
     }
 
     /// The latest sequence number.
@@ -276,7 +294,7 @@ impl Model {
 
     /// Drops events past the replay window.
     pub fn trim(&mut self, now: Instant) {
-        while self.log.len() > REPLAY_EVENTS
+        while self.log.len() > self.replay_events
             || self
                 .log
                 .front()

@@ -16,6 +16,7 @@ mod history;
 mod locations;
 mod model;
 mod tenants;
+mod user_fields;
 mod users;
 
 pub use cdr::{CdrDetail, CdrRecord};

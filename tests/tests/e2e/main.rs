@@ -7,6 +7,7 @@
 mod baresip;
 mod calls;
 mod crash;
+mod cti;
 mod malformed;
 mod postgres;
 mod register;
