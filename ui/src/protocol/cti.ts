@@ -1,0 +1,559 @@
+// Generated from the Rust crate `shared-protocol` by shared-protocol/tests/generated.rs.
+// Do not edit by hand. Regenerate with: UPDATE_GENERATED=1 cargo test -p shared-protocol --test generated
+// Reference: docs/cti-protocol.md
+
+/** Version of the protocol these types describe (`protocol` in the snapshot). */
+export const PROTOCOL_VERSION = 1;
+
+/** Longest frame a peer accepts, in bytes. */
+export const MAX_FRAME = 65536;
+
+/**
+ * A SIP account of an extension (a device).
+ */
+export type AccountState = {
+/**
+ * SIP username.
+ */
+username: string,
+/**
+ * Whether a registration is live.
+ */
+registered: boolean,
+/**
+ * `ip:port` the device registered from.
+ */
+address: string | null,
+/**
+ * The device's `User-Agent`.
+ */
+user_agent: string | null,
+/**
+ * Round trip of the last OPTIONS ping, in milliseconds.
+ */
+latency_ms: number | null, };
+
+/**
+ * A call in progress that the viewer may see.
+ */
+export type CallInfo = {
+/**
+ * Call id (the call record's unique id); commands name calls by it.
+ */
+id: string,
+/**
+ * Who placed it.
+ */
+caller: Party,
+/**
+ * Who is rung or answered.
+ */
+callee: Party,
+/**
+ * Where it is.
+ */
+state: CallState,
+/**
+ * Who put it on hold, when `state` is `held`.
+ */
+held_by: CallSide | null,
+/**
+ * Start, milliseconds since the Unix epoch.
+ */
+started_ms: number,
+/**
+ * Answer time, when answered.
+ */
+answered_ms: number | null, };
+
+/**
+ * Which end of a call.
+ */
+export type CallSide = "caller" | "callee";
+
+/**
+ * State of a call in progress.
+ */
+export type CallState = "ringing" | "connected" | "held";
+
+/**
+ * A frame from a client.
+ */
+export type ClientMsg = { "type": "login",
+/**
+ * Username.
+ */
+user: string,
+/**
+ * Password.
+ */
+password: string,
+/**
+ * Tenant domain; `default` when absent.
+ */
+tenant: string | null,
+/**
+ * The last `seq` this client saw: the server replays what came after it,
+ * or sends a fresh snapshot when that fell out of its replay window.
+ */
+resume_from: number | null, } | { "type": "ping" } | { "type": "pong" } | { "type": "command",
+/**
+ * Echoed in the `result` or `error`.
+ */
+id: number,
+/**
+ * What to do.
+ */
+command: Command, };
+
+/**
+ * Commands a logged-in user may send. Each gets exactly one `result` or `error`.
+ */
+export type Command = { "name": "dial",
+/**
+ * What to call.
+ */
+number: string, } | { "name": "hangup",
+/**
+ * Call id.
+ */
+call: string, } | { "name": "hold",
+/**
+ * Call id.
+ */
+call: string, } | { "name": "resume",
+/**
+ * Call id.
+ */
+call: string, } | { "name": "transfer",
+/**
+ * The call whose other party is transferred.
+ */
+call: string,
+/**
+ * Blind transfer target.
+ */
+number: string | null,
+/**
+ * Attended transfer: the consultation call.
+ */
+consult: string | null, } | { "name": "pickup",
+/**
+ * The ringing extension.
+ */
+extension: string, } | { "name": "set_dnd",
+/**
+ * Defaults to the user's own extension; others need the supervisor right.
+ */
+extension: string | null,
+/**
+ * On or off.
+ */
+enabled: boolean, } | { "name": "set_forward",
+/**
+ * Defaults to the user's own extension; others need the supervisor right.
+ */
+extension: string | null,
+/**
+ * Which forward.
+ */
+kind: ForwardKind,
+/**
+ * Target number; `null` turns the forward off.
+ */
+target: string | null, } | { "name": "set_presence",
+/**
+ * State.
+ */
+state: PresenceState,
+/**
+ * Status message.
+ */
+message: string | null, } | { "name": "history",
+/**
+ * Only records older than this start time (ms); the first page when absent.
+ */
+before_ms: number | null,
+/**
+ * Page size (1–200, default 50).
+ */
+limit: number | null,
+/**
+ * Only missed calls.
+ */
+missed_only: boolean, };
+
+/**
+ * What a successful command returns.
+ */
+export type CommandData = { "kind": "call",
+/**
+ * Its id.
+ */
+call: string, } | { "kind": "history",
+/**
+ * Newest first.
+ */
+entries: Array<HistoryEntry>,
+/**
+ * Pass as `before_ms` for the next page; `null` at the end.
+ */
+next_before_ms: number | null, };
+
+/**
+ * Which way a call goes, seen from the extension it is reported for.
+ */
+export type Direction = "inbound" | "outbound";
+
+/**
+ * What others see: the chosen state combined with the line state.
+ */
+export type EffectivePresence = "available" | "away" | "busy" | "on_the_phone" | "offline";
+
+/**
+ * Stable error codes. Clients branch on these; the message is for people.
+ */
+export type ErrorCode = "bad_request" | "bad_arguments" | "not_logged_in" | "auth_failed" | "rate_limited" | "permission_denied" | "not_found" | "invalid_state" | "no_device" | "internal";
+
+/**
+ * A change, inside an `event` frame.
+ */
+export type Event = { "kind": "lamp",
+/**
+ * Extension number.
+ */
+extension: string,
+/**
+ * New lamp.
+ */
+lamp: Lamp,
+/**
+ * Who it rings with or talks to, when visible.
+ */
+peer: Party | null,
+/**
+ * Direction of that call.
+ */
+direction: Direction | null, } | { "kind": "account",
+/**
+ * Extension number.
+ */
+extension: string,
+/**
+ * The device.
+ */
+account: AccountState, } | { "kind": "presence",
+/**
+ * Extension number.
+ */
+extension: string,
+/**
+ * New presence.
+ */
+presence: Presence, } | { "kind": "services",
+/**
+ * Extension number.
+ */
+extension: string,
+/**
+ * New services.
+ */
+services: Services, } | { "kind": "extension_dnd",
+/**
+ * Extension number.
+ */
+extension: string,
+/**
+ * On or off.
+ */
+dnd: boolean, } | { "kind": "call",
+/**
+ * The call now.
+ */
+call: CallInfo, } | { "kind": "call_ended",
+/**
+ * Call id.
+ */
+id: string, } | { "kind": "history",
+/**
+ * The new entry.
+ */
+entry: HistoryEntry, };
+
+/**
+ * Everything a client shows about one extension.
+ */
+export type ExtensionState = {
+/**
+ * Extension number.
+ */
+number: string,
+/**
+ * Display name.
+ */
+name: string,
+/**
+ * Line state.
+ */
+lamp: Lamp,
+/**
+ * Who it is ringing with or talking to, when the viewer may see it.
+ */
+peer: Party | null,
+/**
+ * Direction of that call, seen from this extension.
+ */
+direction: Direction | null,
+/**
+ * Do not disturb.
+ */
+dnd: boolean,
+/**
+ * Presence of its user.
+ */
+presence: Presence,
+/**
+ * Its devices.
+ */
+accounts: Array<AccountState>, };
+
+/**
+ * Which forward.
+ */
+export type ForwardKind = "unconditional" | "busy" | "no_answer" | "unavailable";
+
+/**
+ * The four call forwards of an extension, each with its target (`null` when off).
+ */
+export type Forwards = {
+/**
+ * Every call (CFIM).
+ */
+unconditional: string | null,
+/**
+ * When busy (CFBS).
+ */
+busy: string | null,
+/**
+ * When not answered in the ring time (CFNA).
+ */
+no_answer: string | null,
+/**
+ * When no device is reachable (CFUN).
+ */
+unavailable: string | null, };
+
+/**
+ * One past call of the user, from the call records.
+ */
+export type HistoryEntry = {
+/**
+ * The record's unique id.
+ */
+id: string,
+/**
+ * Start, milliseconds since the Unix epoch.
+ */
+started_ms: number,
+/**
+ * Seen from the user's extension.
+ */
+direction: Direction,
+/**
+ * The other party.
+ */
+other: Party,
+/**
+ * The record's status (`OK`, `NOANSWER`, `BUSY`, `CANCELED`, `FAILED`, `UNAVAILABLE`, `??`).
+ */
+status: string,
+/**
+ * Whether the user's extension answered (inbound) or the callee answered (outbound).
+ */
+answered: boolean,
+/**
+ * Inbound and not answered by the user.
+ */
+missed: boolean,
+/**
+ * Seconds from start to end.
+ */
+duration_s: number,
+/**
+ * Seconds of conversation.
+ */
+talk_s: number, };
+
+/**
+ * The line state of an extension, as a busy-lamp field shows it.
+ */
+export type Lamp = "idle" | "ringing" | "busy" | "hold" | "unavailable";
+
+/**
+ * The other end of a call: a number and, when known, a name.
+ * Numbers outside the PBX are masked (`0612345xxx`) for viewers without the privacy right.
+ */
+export type Party = {
+/**
+ * Extension or external number.
+ */
+number: string,
+/**
+ * Display name, when known.
+ */
+name: string | null, };
+
+/**
+ * What a user may do and see, sent at login so that clients hide what would be refused.
+ */
+export type Permissions = {
+/**
+ * Control calls (hold, transfer, pickup, hang up) of their own extension.
+ */
+call_control: boolean,
+/**
+ * See external numbers unmasked.
+ */
+privacy: boolean,
+/**
+ * See and act on every extension's calls and services (supervisors, administrators).
+ */
+supervisor: boolean, };
+
+/**
+ * Presence of the user of an extension.
+ */
+export type Presence = {
+/**
+ * Chosen by the user.
+ */
+state: PresenceState,
+/**
+ * Free-text status message.
+ */
+message: string | null,
+/**
+ * The chosen state combined with the lamp and DND.
+ */
+effective: EffectivePresence, };
+
+/**
+ * What a user chose to show.
+ */
+export type PresenceState = "available" | "away" | "busy" | "offline";
+
+/**
+ * A frame from the server.
+ */
+export type ServerMsg = { "type": "snapshot" } & Snapshot | { "type": "resumed",
+/**
+ * The client's `resume_from`.
+ */
+from: number,
+/**
+ * How many events are replayed.
+ */
+replayed: number, } | { "type": "event",
+/**
+ * Sequence number (gaps are events the user may not see).
+ */
+seq: number,
+/**
+ * What changed.
+ */
+event: Event, } | { "type": "result",
+/**
+ * The command's id.
+ */
+id: number,
+/**
+ * What it returns, if anything.
+ */
+data: CommandData | null, } | { "type": "error",
+/**
+ * The command's id, when the frame carried one.
+ */
+id: number | null,
+/**
+ * Stable code.
+ */
+code: ErrorCode,
+/**
+ * Human-readable explanation.
+ */
+message: string, } | { "type": "ping" } | { "type": "pong" };
+
+/**
+ * Telephone services of an extension.
+ */
+export type Services = {
+/**
+ * Do not disturb: calls are refused as busy.
+ */
+dnd: boolean,
+/**
+ * Call forwards.
+ */
+forwards: Forwards,
+/**
+ * Ring the user's mobile number too.
+ */
+fork2mobile: boolean, };
+
+/**
+ * The state a client starts from.
+ */
+export type Snapshot = {
+/**
+ * Protocol version (see `PROTOCOL_VERSION`).
+ */
+protocol: number,
+/**
+ * Sequence number of the last event included.
+ */
+seq: number,
+/**
+ * Who is logged in.
+ */
+user: UserInfo,
+/**
+ * Every extension of the tenant.
+ */
+extensions: Array<ExtensionState>,
+/**
+ * Services of the user's own extension.
+ */
+services: Services | null,
+/**
+ * Calls in progress the user may see.
+ */
+calls: Array<CallInfo>,
+/**
+ * The latest history entries (up to 20); page further with `history`.
+ */
+history: Array<HistoryEntry>, };
+
+/**
+ * The logged-in user.
+ */
+export type UserInfo = {
+/**
+ * Username.
+ */
+username: string,
+/**
+ * Tenant domain.
+ */
+tenant: string,
+/**
+ * The user's extension, if any.
+ */
+extension: string | null,
+/**
+ * Role name.
+ */
+role: string,
+/**
+ * What the role allows.
+ */
+permissions: Permissions, };
