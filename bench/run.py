@@ -72,7 +72,7 @@ class Pbx:
         subprocess.run([exe, "--data-dir", self.dir, "seed-demo"], check=True, env=dict(os.environ, RUST_LOG="warn"))
         self.proc = subprocess.Popen(
             [exe, "--data-dir", self.dir, "run", "--bind", "127.0.0.1", "--sip-port", "0",
-             "--http-port", "0", "--cti-port", "0", "--rtp-min", "30000", "--rtp-max", "39999"],
+             "--http-port", "0", "--cti-port", "0", "--qualify-interval", "0", "--rtp-min", "30000", "--rtp-max", "39999"],
             stdout=subprocess.PIPE, stderr=open(os.path.join(self.dir, "pbx.log"), "w"), text=True,
             env=dict(os.environ, RUST_LOG="warn"))
         line = self.proc.stdout.readline().split()

@@ -21,6 +21,8 @@ pub struct Settings {
     pub http_port: u16,
     /// CTI port (newline-delimited JSON over TCP); 0 lets the OS choose.
     pub cti_port: u16,
+    /// Seconds between OPTIONS pings to registered devices (0: off).
+    pub qualify_s: u64,
     /// Events kept for resuming CTI clients (also bounded to 10 minutes).
     pub cti_replay_events: usize,
     /// RTP port range for the media relay.

@@ -86,6 +86,10 @@ pub struct Core {
     pub(crate) status: Arc<std::sync::Mutex<crate::http::StatusSnapshot>>,
     /// Tenant domain this core serves.
     pub(crate) tenant: String,
+    /// Our SIP address, for requests the core sends itself (qualify pings).
+    pub(crate) local: crate::calls::dialog::Local,
+    /// OPTIONS pings measuring each device's latency.
+    pub(crate) qualify: crate::qualify::Qualifier,
     /// Lamps of every extension, derived from calls and registrations.
     pub(crate) lamps: LampModel,
     /// Where lamps, calls, registrations and records are reported (the CTI hub).
@@ -135,6 +139,7 @@ impl Core {
             let deadline = [
                 self.ep.poll_timeout(),
                 self.engine.poll_timeout(),
+                self.qualify.poll_timeout(now),
                 Some(next_sweep),
                 Some(next_heartbeat),
             ]
@@ -156,6 +161,7 @@ impl Core {
                     let now = self.now();
                     self.ep.handle_timeout(now.mono);
                     self.engine.handle_timeout(&mut self.ep, &self.dir, now);
+                    self.qualify_round(now.mono);
                 }
                 // A closed control channel disables this branch (no busy loop).
                 Some(cmd) = control.recv() => self.on_control(cmd),
@@ -219,6 +225,16 @@ impl Core {
                     Event::Request { id, request, peer } => self.route(now, id, request, peer),
                     Event::Cancelled { invite } => {
                         self.engine.on_cancelled(&mut self.ep, now, invite)
+                    }
+                    Event::Response { id, response } if self.qualify.owns(id) => {
+                        if response.status >= 200 {
+                            let change = self.qualify.finished(now.mono, id, true);
+                            self.latency_changed(change);
+                        }
+                    }
+                    Event::Timeout { id } if self.qualify.owns(id) => {
+                        let change = self.qualify.finished(now.mono, id, false);
+                        self.latency_changed(change);
                     }
                     Event::Response { id, response } => {
                         self.engine
@@ -333,6 +349,21 @@ impl Core {
         }
     }
 
+    /// Sends the OPTIONS pings that are due.
+    fn qualify_round(&mut self, now: Instant) {
+        for (account_id, req, peer) in self.qualify.due(now, &self.dir, &self.local) {
+            if let Ok(txn) = self.ep.send_request(now, req, peer) {
+                self.qualify.sent(now, txn, account_id);
+            }
+        }
+    }
+
+    fn latency_changed(&mut self, change: Option<crate::qualify::LatencyChange>) {
+        if let Some(c) = change {
+            self.account_changed(c.account_id);
+        }
+    }
+
     fn on_lamp(&mut self, change: LampChange) {
         let _ = self.bus.send(BusEvent::Lamp(change));
     }
@@ -343,7 +374,10 @@ impl Core {
             return;
         };
         let extension = account.extension.clone();
-        let state = account_state(&self.dir, account);
+        if self.dir.location(account_id).is_none() {
+            self.qualify.forget(account_id);
+        }
+        let state = account_state(&self.dir, account, self.qualify.latency(account_id));
         let _ = self.bus.send(BusEvent::Account {
             tenant: self.tenant.clone(),
             extension: extension.clone(),
@@ -388,7 +422,7 @@ impl Core {
                 accounts.push((
                     self.tenant.clone(),
                     ext.number.clone(),
-                    account_state(&self.dir, a),
+                    account_state(&self.dir, a, self.qualify.latency(a.id)),
                 ));
             }
             services.push((
@@ -416,6 +450,7 @@ impl Core {
 fn account_state(
     dir: &Directory,
     account: &crate::directory::Account,
+    latency_ms: Option<u32>,
 ) -> shared_protocol::AccountState {
     let loc = dir.location(account.id);
     shared_protocol::AccountState {
@@ -423,6 +458,6 @@ fn account_state(
         registered: loc.is_some(),
         address: loc.map(|l| format!("{}:{}", l.source_ip, l.source_port)),
         user_agent: loc.map(|l| l.user_agent.clone()).filter(|u| !u.is_empty()),
-        latency_ms: None,
+        latency_ms: latency_ms.filter(|_| loc.is_some()),
     }
 }

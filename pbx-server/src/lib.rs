@@ -16,6 +16,7 @@ pub mod guard;
 pub mod http;
 pub mod lamps;
 pub mod media;
+pub mod qualify;
 pub mod registrar;
 pub mod server;
 pub mod sip_io;

@@ -42,6 +42,9 @@ enum Cmd {
         /// CTI port (newline-delimited JSON over TCP); 0 picks a free one.
         #[arg(long, env = "CENTRALINO_CTI_PORT", default_value_t = 5039)]
         cti_port: u16,
+        /// Seconds between OPTIONS pings measuring each registered device's latency (0: off).
+        #[arg(long, env = "CENTRALINO_QUALIFY_INTERVAL", default_value_t = 30)]
+        qualify_interval: u64,
         /// Events kept for resuming CTI clients (also bounded to 10 minutes).
         #[arg(long, env = "CENTRALINO_CTI_REPLAY_EVENTS", default_value_t = 10_000)]
         cti_replay_events: usize,
@@ -146,6 +149,7 @@ impl From<Cmd> for pbx_server::cli::Command {
                 http_port,
                 cti_port,
                 cti_replay_events,
+                qualify_interval,
                 rtp_min,
                 rtp_max,
                 demo,
@@ -159,6 +163,7 @@ impl From<Cmd> for pbx_server::cli::Command {
                 http_port,
                 cti_port,
                 cti_replay_events,
+                qualify_s: qualify_interval,
                 rtp_min,
                 rtp_max,
                 demo,

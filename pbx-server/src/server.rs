@@ -102,6 +102,10 @@ pub async fn start(
         metrics: metrics.clone(),
         status: status.clone(),
         tenant: tenant.clone(),
+        local,
+        qualify: crate::qualify::Qualifier::new(Some(std::time::Duration::from_secs(
+            settings.qualify_s,
+        ))),
         lamps: crate::lamps::LampModel::new(),
         bus: bus_tx,
     };

@@ -71,7 +71,8 @@ impl Hub {
         mut bus: mpsc::UnboundedReceiver<BusEvent>,
         replay_events: usize,
     ) -> anyhow::Result<Arc<Hub>> {
-        let mut model = Model::with_window(replay_events);
+        let base = u64::try_from(crate::core::wall_ms()).unwrap_or(0) * 1000;
+        let mut model = Model::with_window(replay_events, base);
         let dir = store.load_directory().await?;
         let tenant = dir
             .tenant_domain

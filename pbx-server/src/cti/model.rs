@@ -104,7 +104,7 @@ pub struct Model {
 
 impl Default for Model {
     fn default() -> Model {
-        Model::with_window(REPLAY_EVENTS)
+        Model::with_window(REPLAY_EVENTS, 0)
     }
 }
 
@@ -115,12 +115,15 @@ impl Model {
     }
 
     /// An empty model keeping at most `replay_events` events (and none older than
-    /// `REPLAY_AGE`) for resuming clients.
-    pub fn with_window(replay_events: usize) -> Model {
+    /// `REPLAY_AGE`) for resuming clients, numbering events after `base`. The server passes
+    /// its start time in µs as the base, so every life of the server numbers above the last:
+    /// a client resuming with a seq of an earlier life is always out of the window and gets
+    /// a snapshot (µs stay below 2^53, exact in JavaScript numbers, until the year 2255).
+    pub fn with_window(replay_events: usize, base: u64) -> Model {
         Model {
             tenants: HashMap::new(),
             log: VecDeque::new(),
-            seq: 0,
+            seq: base,
             replay_events,
         }
     }
@@ -544,5 +547,82 @@ pub fn call_info(view: &CallView) -> CallInfo {
             .filter(|s| matches!(s, CallSide::Caller | CallSide::Callee)),
         started_ms: view.started_ms,
         answered_ms: view.answered_ms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lamp(ext: &str, lamp: Lamp) -> BusEvent {
+        BusEvent::Lamp(LampChange {
+            tenant: "default".into(),
+            extension: ext.into(),
+            lamp,
+            peer: None,
+            direction: None,
+            call: None,
+        })
+    }
+
+    #[test]
+    fn resume_replays_exactly_what_followed_or_reports_a_gap() {
+        let mut m = Model::with_window(4, 1000);
+        let t = Instant::now();
+        m.add_extension("default", "201", "Anna");
+        let a = m.apply(t, lamp("201", Lamp::Idle));
+        // A lamp change logs the lamp and the presence it changes.
+        assert_eq!(a.iter().map(|l| l.seq).collect::<Vec<_>>(), [1001, 1002]);
+        m.apply(t, lamp("201", Lamp::Busy));
+        m.trim(t);
+        let after: Vec<u64> = m.since(1002).unwrap().iter().map(|l| l.seq).collect();
+        assert_eq!(after, [1003, 1004]);
+        assert!(m.since(1004).unwrap().is_empty());
+        // Ahead of the server (another life of it): a gap.
+        assert_eq!(m.since(5000).unwrap_err(), ResumeGap::OutOfWindow);
+        // Pushed out of the 4-event window.
+        m.apply(t, lamp("201", Lamp::Idle));
+        m.apply(t, lamp("201", Lamp::Busy));
+        m.trim(t);
+        assert_eq!(m.since(1001).unwrap_err(), ResumeGap::OutOfWindow);
+        assert_eq!(m.since(1004).unwrap().len(), 4);
+        // An earlier life numbered below this one's base: a gap, never a wrong replay.
+        assert_eq!(m.since(3).unwrap_err(), ResumeGap::OutOfWindow);
+    }
+
+    #[test]
+    fn events_are_for_their_audience_and_tenant_only() {
+        use shared_protocol::Permissions;
+        let viewer = |ext: &str, supervisor: bool| Viewer {
+            tenant: "default".into(),
+            username: ext.into(),
+            extension: Some(ext.into()),
+            role: "user".into(),
+            permissions: Permissions {
+                call_control: true,
+                privacy: false,
+                supervisor,
+            },
+        };
+        let logged = |tenant: &str, audience: Audience| Logged {
+            seq: 1,
+            tenant: tenant.into(),
+            audience,
+            event: Event::CallEnded { id: "1".into() },
+            at: Instant::now(),
+        };
+        let parties = logged(
+            "default",
+            Audience::Parties(vec!["201".into(), "202".into()]),
+        );
+        assert!(visible_to(&viewer("201", false), &parties));
+        assert!(!visible_to(&viewer("203", false), &parties));
+        assert!(visible_to(&viewer("203", true), &parties));
+        let owner = logged("default", Audience::Owner("201".into()));
+        assert!(!visible_to(&viewer("203", true), &owner));
+        assert!(!visible_to(
+            &viewer("201", true),
+            &logged("acme", Audience::All)
+        ));
     }
 }

@@ -28,6 +28,14 @@ use txn::{Kind, Txn};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TxnId(u64);
 
+impl TxnId {
+    /// An id made up by a test of code that tracks transactions (real ids come from the
+    /// endpoint).
+    pub fn from_raw(n: u64) -> TxnId {
+        TxnId(n)
+    }
+}
+
 /// Bytes to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
