@@ -397,15 +397,50 @@ impl Core {
             Control::State { reply } => {
                 let _ = reply.send(self.state());
             }
-            Control::Call { reply, op, .. } => {
-                let _ = reply.send(Err(crate::control::CallOpError::InvalidState(format!(
-                    "{op:?} is not available yet"
-                ))));
+            Control::Call { tenant, op, reply } => {
+                let result = if tenant == self.tenant {
+                    let now = self.now();
+                    self.engine.call_op(&mut self.ep, &self.dir, now, op)
+                } else {
+                    Err(crate::control::CallOpError::NotFound(format!(
+                        "tenant {tenant}"
+                    )))
+                };
+                let _ = reply.send(result);
+                self.report();
             }
-            Control::SetService { reply, .. } => {
-                let _ = reply.send(Err(crate::control::CallOpError::InvalidState(
-                    "services are not available yet".into(),
-                )));
+            Control::SetService {
+                tenant,
+                extension,
+                change,
+                reply,
+            } => {
+                use crate::control::CallOpError;
+                let result = if tenant != self.tenant {
+                    Err(CallOpError::NotFound(format!("tenant {tenant}")))
+                } else {
+                    crate::calls::check_service_change(&extension, &change).and_then(|()| {
+                        let id = self.dir.extension(&extension).map(|e| e.id);
+                        match (id, self.dir.change_services(&extension, &change)) {
+                            (Some(id), Some(services)) => Ok((id, services)),
+                            _ => Err(CallOpError::NotFound(format!("extension {extension}"))),
+                        }
+                    })
+                };
+                let reply_value = result.map(|(extension_id, services)| {
+                    tracing::info!(extension = %extension, ?change, "services changed");
+                    let _ = self.db.send(Write::Services {
+                        extension_id,
+                        services: Box::new(services.clone()),
+                    });
+                    let _ = self.bus.send(BusEvent::Services {
+                        tenant: self.tenant.clone(),
+                        extension: extension.clone(),
+                        services: services.clone(),
+                    });
+                    services
+                });
+                let _ = reply.send(reply_value);
             }
         }
         self.flush();
@@ -428,7 +463,7 @@ impl Core {
             services.push((
                 self.tenant.clone(),
                 ext.number.clone(),
-                shared_protocol::Services::default(),
+                self.dir.services(&ext.number),
             ));
         }
         CoreState {

@@ -1,8 +1,10 @@
 //! The in-memory picture the SIP core works from: effective extension and account
 //! settings (templates already resolved by the store) and the live locations.
 
+use crate::control::ServiceChange;
 use crate::store::{self, Location};
 use ipnet::IpNet;
+use shared_protocol::{ForwardKind, Services};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -89,6 +91,8 @@ pub struct Directory {
     /// Account usernames by extension number.
     by_extension: HashMap<String, Vec<String>>,
     locations: HashMap<i64, Location>,
+    /// Services (DND, forwards, fork to mobile) by extension number; missing = all off.
+    services: HashMap<String, Services>,
 }
 
 impl Directory {
@@ -146,7 +150,41 @@ impl Directory {
         for l in locations {
             out.locations.insert(l.account_id, l);
         }
+        for s in d.services {
+            if out.extensions.contains_key(&s.number) {
+                out.services.insert(s.number, s.services);
+            }
+        }
         out
+    }
+
+    /// The services of an extension (all off when none were ever set).
+    pub fn services(&self, number: &str) -> Services {
+        self.services.get(number).cloned().unwrap_or_default()
+    }
+
+    /// Applies a service change to an extension and returns its services after it;
+    /// `None` for an unknown extension.
+    pub fn change_services(&mut self, number: &str, change: &ServiceChange) -> Option<Services> {
+        if !self.extensions.contains_key(number) {
+            return None;
+        }
+        let s = self.services.entry(number.to_string()).or_default();
+        match change {
+            ServiceChange::Dnd(on) => s.dnd = *on,
+            ServiceChange::Fork2Mobile(on) => s.fork2mobile = *on,
+            ServiceChange::Forward(kind, target) => {
+                let target = target.clone().filter(|t| !t.is_empty());
+                let slot = match kind {
+                    ForwardKind::Unconditional => &mut s.forwards.unconditional,
+                    ForwardKind::Busy => &mut s.forwards.busy,
+                    ForwardKind::NoAnswer => &mut s.forwards.no_answer,
+                    ForwardKind::Unavailable => &mut s.forwards.unavailable,
+                };
+                *slot = target;
+            }
+        }
+        Some(s.clone())
     }
 
     /// An extension by number.

@@ -719,6 +719,60 @@ async fn locations_last_wins_delete_and_expiry() {
     }
 }
 
+#[tokio::test]
+async fn services_are_stored_replaced_and_loaded_with_the_directory() {
+    use pbx_server::store::Write;
+    use shared_protocol::{Forwards, Services};
+    for db in backends().await {
+        let (name, s) = (db.name, &db.store);
+        s.seed_demo().await.unwrap();
+        let d = s.load_directory().await.unwrap();
+        assert!(d.services.is_empty(), "{name}: no row = all off");
+        let id = |n: &str| d.extensions.iter().find(|e| e.number == n).unwrap().id;
+        let mut svc = Services {
+            dnd: true,
+            forwards: Forwards {
+                unconditional: None,
+                busy: Some("203".into()),
+                no_answer: Some("*#+1".into()),
+                unavailable: None,
+            },
+            fork2mobile: true,
+        };
+        s.set_services(id("202"), &svc).await.unwrap();
+        // Through the batched writer too, replacing the row.
+        svc.dnd = false;
+        svc.forwards.unconditional = Some("204".into());
+        s.apply(&[Write::Services {
+            extension_id: id("202"),
+            services: Box::new(svc.clone()),
+        }])
+        .await
+        .unwrap();
+        s.set_services(id("201"), &Services::default())
+            .await
+            .unwrap();
+        let loaded = s.load_directory().await.unwrap().services;
+        let got: Vec<_> = loaded
+            .iter()
+            .map(|e| (e.number.as_str(), e.tenant_domain.as_str(), &e.services))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("201", "default", &Services::default()),
+                ("202", "default", &svc)
+            ],
+            "{name}"
+        );
+        assert_eq!(s.load_services().await.unwrap(), loaded, "{name}");
+        // A reconnect (a restart) sees the same.
+        let again = Store::connect(&db.url).await.unwrap();
+        assert_eq!(again.load_services().await.unwrap(), loaded, "{name}");
+        db.finish().await;
+    }
+}
+
 fn step(seq: i64, to: &str, enter_ms: i64) -> CdrDetail {
     CdrDetail {
         seq,

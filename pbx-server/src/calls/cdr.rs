@@ -19,6 +19,28 @@ pub mod status {
     pub const UNAVAILABLE: &str = "UNAVAILABLE";
 }
 
+/// Detail exit causes (seed §24.7) used by the engine.
+pub mod cause {
+    /// Answered, then normal clearing.
+    pub const NCC: &str = "NCC";
+    /// Caller hung up before answer.
+    pub const CANCELED: &str = "CANCELED";
+    /// No destination.
+    pub const FAILED: &str = "FAILED";
+    /// Picked up by another extension.
+    pub const PICKUP: &str = "PICKUP";
+    /// Redirected by the unconditional forward.
+    pub const UFWD: &str = "UFWD";
+    /// Redirected by a conditional forward (busy, no answer, unavailable).
+    pub const CFWD: &str = "CFWD";
+    /// Blind transfer.
+    pub const BLINDXFER: &str = "BLINDXFER";
+    /// Attended transfer completed.
+    pub const ATXFER: &str = "ATXFER";
+    /// Attended transfer refused by the target.
+    pub const ATXFER_REFUSED: &str = "ATXFER_REFUSED";
+}
+
 /// Who started a call, as the record shows it.
 #[derive(Debug, Clone)]
 pub struct Origin {
@@ -65,8 +87,9 @@ pub fn open(
     }
 }
 
-/// Opens a detail row for ringing `ext`.
-pub fn enter_extension(cdr: &mut CdrRecord, ext: &Extension, now_ms: i64) {
+/// Opens a detail row for ringing `ext` on behalf of `source` (the number that reaches it:
+/// the caller, or the party kept by a transfer).
+pub fn enter_extension(cdr: &mut CdrRecord, ext: &Extension, source: &str, now_ms: i64) {
     if cdr.destination_type.is_empty() {
         cdr.destination_type = "local_exten".into();
         cdr.called_name = Some(ext.name.clone()).filter(|n| !n.is_empty());
@@ -74,7 +97,7 @@ pub fn enter_extension(cdr: &mut CdrRecord, ext: &Extension, now_ms: i64) {
     let seq = cdr.details.len() as i64;
     cdr.details.push(CdrDetail {
         seq,
-        source_num: cdr.caller.clone(),
+        source_num: source.to_string(),
         anonymous: false,
         destination_type: "local_exten".into(),
         destination_id: ext.number.clone(),
@@ -90,11 +113,14 @@ pub fn enter_extension(cdr: &mut CdrRecord, ext: &Extension, now_ms: i64) {
     });
 }
 
-/// Marks the current step and the call answered by `by`.
+/// Marks the current step answered by `by`, and the call too unless it was answered before
+/// (a transferred call keeps its first answer).
 pub fn answer(cdr: &mut CdrRecord, by: &str, now_ms: i64) {
-    cdr.channel_up_ms = Some(now_ms);
-    cdr.answer_ms = Some(now_ms);
-    cdr.answered_by = Some(by.to_string());
+    if cdr.answer_ms.is_none() {
+        cdr.channel_up_ms = Some(now_ms);
+        cdr.answer_ms = Some(now_ms);
+        cdr.answered_by = Some(by.to_string());
+    }
     if let Some(d) = cdr.details.last_mut() {
         d.answer_ms = Some(now_ms);
         d.answered_by = Some(by.to_string());
@@ -112,9 +138,15 @@ pub fn exit_step(cdr: &mut CdrRecord, cause: &str, now_ms: i64) {
     }
 }
 
-/// Closes the record.
+/// Closes the record. A call that was answered at some point ends `OK` whatever ended its
+/// last step (seed §24.6: "ended after being answered").
 pub fn close(cdr: &mut CdrRecord, status: &str, step_cause: &str, now_ms: i64) {
     exit_step(cdr, step_cause, now_ms);
+    let status = if cdr.answer_ms.is_some() {
+        status::OK
+    } else {
+        status
+    };
     cdr.status = Some(status.to_string());
     cdr.end_ms = Some(now_ms);
     cdr.duration_s = Some((now_ms - cdr.start_ms).max(0) / 1000);

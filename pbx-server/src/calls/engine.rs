@@ -1,26 +1,30 @@
-//! The B2BUA engine: new calls, forking, answers, cancels, hang-ups, in-dialog forwarding,
-//! overflow actions, and the call record.
+//! The B2BUA engine: the call table, its indexes and the entry points the core calls.
+//! What happens to a call is split by concern:
+//! - [`routing`]: new INVITEs, the numbering plan with services (DND, forwards) and overflow,
+//!   forks and their answers;
+//! - [`indialog`]: requests inside established dialogs, hang-ups, PBX re-INVITEs;
+//! - [`ops`]: call-control operations from the CTI and the REST API (docs/decisions/007).
 
-use super::cdr::{self, status};
-use super::dialog::{without_tag, Dialog, Local};
-use super::legs::{rewrite_sdp, sdp_media_addr, BLeg, Call, LegState, Phase, Side};
+mod indialog;
+mod ops;
+mod routing;
+#[cfg(test)]
+mod tests;
+
+use super::cdr;
+use super::legs::{Call, Phase, Purpose, Side};
 use super::CallUpdate;
-use super::{Condition, Now};
-use crate::directory::{Directory, OverflowAction};
-use crate::guard::{Guard, Verdict};
+use super::{dialog::Local, Now};
+use crate::directory::Directory;
 use crate::lamps::{CallPhase, CallView, PartyRef};
 use crate::media::PortPool;
 use crate::store::CdrRecord;
-use media_core::relay::LegSide;
 use shared_protocol::CallSide;
-use sip_core::msg::{Headers, NameAddr, SipUri};
-use sip_core::sdp::SessionDescription;
-use sip_core::transaction::{random_token, Endpoint, TxnId};
-use sip_core::{MessageExt, Method, Peer, Request, Response, SipMessage, Transport};
-use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
+use sip_core::transaction::{Endpoint, TxnId};
+use sip_core::{Peer, Request, Response, SipMessage};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
-/// Overflow hops before a call is hung up (protects against forwarding loops).
+/// Overflow and forward hops before a call is hung up (protects against forwarding loops).
 const MAX_HOPS: u8 = 5;
 
 /// Who owns a client transaction the engine started.
@@ -28,15 +32,42 @@ const MAX_HOPS: u8 = 5;
 enum Owner {
     /// The INVITE of B leg `leg` of `call`.
     Fork { call: u64, leg: usize },
-    /// A request forwarded from one side to the other; the response goes back on `txn`.
+    /// A request forwarded from one side to the other; the response goes back on `origin`.
     Forward {
         call: u64,
         to: Side,
         origin: TxnId,
         origin_req: Box<Request>,
     },
+    /// A re-INVITE the PBX sent on its own (hold, resume, transfer).
+    Reinvite {
+        call: u64,
+        to: Side,
+        purpose: Purpose,
+    },
+    /// Click-to-call: the answered INVITE to side A, whose 2xx waits for (or got) our ACK.
+    OriginInvite { call: u64 },
+    /// An INVITE whose 2xx we acknowledged: retransmissions of the 2xx get the same ACK.
+    Acked {
+        call: u64,
+        ack: Box<Request>,
+        peer: Peer,
+    },
     /// A BYE or CANCEL we sent; the response needs nothing.
     Fire,
+}
+
+impl Owner {
+    fn call(&self) -> Option<u64> {
+        match self {
+            Owner::Fork { call, .. }
+            | Owner::Forward { call, .. }
+            | Owner::Reinvite { call, .. }
+            | Owner::OriginInvite { call }
+            | Owner::Acked { call, .. } => Some(*call),
+            Owner::Fire => None,
+        }
+    }
 }
 
 /// The call engine.
@@ -53,7 +84,7 @@ pub struct Engine {
     load: HashMap<String, u32>,
     cdr_seq: u64,
     /// Call-IDs of late answers already hung up.
-    stray_answers: std::collections::HashSet<String>,
+    stray_answers: HashSet<String>,
     /// Records to persist, drained by the core after each step.
     pub outbox: Vec<CdrRecord>,
     /// Calls changed since the last `drain_updates`.
@@ -77,7 +108,7 @@ impl Engine {
             owners: HashMap::new(),
             load: HashMap::new(),
             cdr_seq,
-            stray_answers: std::collections::HashSet::new(),
+            stray_answers: HashSet::new(),
             outbox: Vec::new(),
             dirty: BTreeSet::new(),
             views: HashMap::new(),
@@ -120,8 +151,9 @@ impl Engine {
             let name = call
                 .cdr
                 .details
-                .last()
-                .filter(|d| d.destination_num.as_deref() == Some(ext.as_str()))
+                .iter()
+                .rev()
+                .find(|d| d.destination_num.as_deref() == Some(ext.as_str()))
                 .and_then(|d| d.destination_name.clone());
             PartyRef {
                 extension: Some(ext.clone()),
@@ -144,7 +176,7 @@ impl Engine {
             },
             callee,
             phase: match call.phase {
-                Phase::Routing => CallPhase::Ringing,
+                Phase::Originating | Phase::Routing => CallPhase::Ringing,
                 Phase::Connected => CallPhase::Connected,
             },
             held_by: call.held_by.map(side),
@@ -172,158 +204,18 @@ impl Engine {
         self.by_a_callid.contains_key(call_id) || self.by_b_callid.contains_key(call_id)
     }
 
-    /// A new INVITE (no To tag) from `peer`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn on_invite(
-        &mut self,
-        ep: &mut Endpoint,
-        dir: &Directory,
-        guard: &mut Guard,
-        now: Now,
-        txn: TxnId,
-        req: Request,
-        peer: Peer,
-    ) {
-        let verdict = guard.check(
-            now.mono,
-            (now.wall_ms / 1000) as u64,
-            peer.addr.ip(),
-            &req,
-            true,
-            |u| dir.secret(u),
-        );
-        let username = match verdict {
-            Verdict::Ok(u) => u,
-            Verdict::Challenge(resp) => {
-                let _ = ep.respond(now.mono, txn, resp);
-                return;
-            }
-        };
-        let reject = |ep: &mut Endpoint, status: u16, reason: &str| {
-            let mut r = Response::for_request(&req, status, reason);
-            r.set_to_tag(&random_token(10));
-            let _ = ep.respond(now.mono, txn, r);
-        };
-        let Some(account) = dir.account_by_username(&username) else {
-            return reject(ep, 403, "Forbidden");
-        };
-        if !account.enabled {
-            return reject(ep, 403, "Account Disabled");
-        }
-        if let Some(net) = account.acl {
-            if !net.contains(&peer.addr.ip()) {
-                guard.fail(
-                    now.mono,
-                    peer.addr.ip(),
-                    &username,
-                    "source outside the account ACL",
-                );
-                return reject(ep, 403, "Forbidden");
-            }
-        }
-        if account.registration_check {
-            let registered = dir
-                .location(account.id)
-                .and_then(Directory::location_addr)
-                .is_some_and(|a| a == peer.addr);
-            if !registered {
-                guard.fail(
-                    now.mono,
-                    peer.addr.ip(),
-                    &username,
-                    "INVITE not from the registered address",
-                );
-                return reject(ep, 403, "Not From Registered Address");
-            }
-        }
-        let Some(caller) = dir.extension(&account.extension) else {
-            return reject(ep, 403, "Account Has No Extension");
-        };
-        let called = SipUri::parse(&req.uri)
-            .ok()
-            .and_then(|u| u.user)
-            .unwrap_or_default();
-        let (Some(from), Some(to)) = (req.from_hdr(), req.to_hdr()) else {
-            return reject(ep, 400, "Bad From/To");
-        };
-        let Some(contact) = req.contact() else {
-            return reject(ep, 400, "Missing Contact");
-        };
+    /// The engine id of the call whose record has `unique_id`.
+    fn find(&self, unique_id: &str) -> Option<u64> {
+        self.calls
+            .values()
+            .find(|c| c.cdr.unique_id == unique_id)
+            .map(|c| c.id)
+    }
 
+    /// A fresh record unique id.
+    fn next_unique_id(&mut self, now: Now) -> String {
         self.cdr_seq += 1;
-        let unique_id = format!("{}.{}", now.wall_ms / 1000, self.cdr_seq);
-        let record = cdr::open(
-            unique_id,
-            &self.tenant,
-            now.wall_ms,
-            cdr::Origin {
-                caller: caller.number.clone(),
-                caller_name: Some(caller.name.clone()).filter(|n| !n.is_empty()),
-                peer_name: username.clone(),
-                ip_port: peer.addr.to_string(),
-            },
-            &called,
-        );
-        let id = self.next_call;
-        self.next_call += 1;
-        let call = Call {
-            id,
-            phase: Phase::Routing,
-            a: Dialog {
-                call_id: req.call_id().to_string(),
-                local_tag: Dialog::new_tag(),
-                remote_tag: from.tag().unwrap_or_default().to_string(),
-                local_uri: without_tag(to),
-                remote_uri: without_tag(from),
-                remote_target: contact.uri.clone(),
-                peer,
-                local_cseq: 0,
-                contact_user: called.clone(),
-            },
-            a_txn: Some(txn),
-            a_offer: (!req.body.is_empty()).then(|| req.body.clone()),
-            a_invite: req,
-            caller_ext: caller.number.clone(),
-            caller_name: caller.name.clone(),
-            legs: Vec::new(),
-            winner: None,
-            relay: None,
-            cdr: record,
-            ring_deadline: None,
-            ringing_ext: None,
-            load: Vec::new(),
-            hops: 0,
-            early_media: false,
-            sdp_version_a: 1,
-            sdp_version_b: 1,
-            held_by: None,
-        };
-        self.by_a_callid.insert(call.a.call_id.clone(), id);
-        self.a_invites.insert(txn, id);
-        self.calls.insert(id, call);
-
-        let caller_load = self.load.get(&caller.number).copied().unwrap_or(0);
-        if caller.call_limit > 0 && caller_load >= caller.call_limit {
-            self.fail_call(
-                ep,
-                now,
-                id,
-                status::FAILED,
-                "FAILED",
-                403,
-                "Call Limit Reached",
-            );
-            return;
-        }
-        self.add_load(id, &caller.number);
-        self.persist(id);
-        match dir.extension(&called) {
-            Some(ext) => {
-                let number = ext.number.clone();
-                self.ring(ep, dir, now, id, &number);
-            }
-            None => self.fail_call(ep, now, id, status::FAILED, "FAILED", 404, "Not Found"),
-        }
+        format!("{}.{}", now.wall_ms / 1000, self.cdr_seq)
     }
 
     fn add_load(&mut self, call: u64, ext: &str) {
@@ -344,174 +236,6 @@ impl Engine {
         }
     }
 
-    /// Rings `number`; on an immediate busy/unavailable condition runs the overflow.
-    fn ring(&mut self, ep: &mut Endpoint, dir: &Directory, now: Now, id: u64, number: &str) {
-        let mut target = number.to_string();
-        loop {
-            let Some(ext) = dir.extension(&target).cloned() else {
-                self.fail_call(ep, now, id, status::FAILED, "FAILED", 404, "Not Found");
-                return;
-            };
-            let Some(call) = self.calls.get_mut(&id) else {
-                return;
-            };
-            cdr::enter_extension(&mut call.cdr, &ext, now.wall_ms);
-            let cond = self.start_forks(ep, dir, now, id, &ext);
-            let Some(cond) = cond else {
-                self.persist(id);
-                return;
-            };
-            match self.next_step(now, id, &ext, cond) {
-                Some(next) => target = next,
-                None => {
-                    let (code, reason) = cond.sip_status();
-                    self.fail_call(ep, now, id, cond.code(), cond.code(), code, reason);
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Closes the current step with `cond` and returns the overflow target, if any.
-    fn next_step(
-        &mut self,
-        now: Now,
-        id: u64,
-        ext: &crate::directory::Extension,
-        cond: Condition,
-    ) -> Option<String> {
-        let call = self.calls.get_mut(&id)?;
-        cdr::exit_step(&mut call.cdr, cond.code(), now.wall_ms);
-        let action = match cond {
-            Condition::Busy => &ext.on_busy,
-            Condition::Unavailable => &ext.on_unavailable,
-            Condition::NoAnswer => &ext.on_no_answer,
-        };
-        match action {
-            OverflowAction::Extension(n) if call.hops < MAX_HOPS => {
-                call.hops += 1;
-                tracing::info!(call = id, from = %ext.number, to = %n, cause = cond.code(), "overflow");
-                Some(n.clone())
-            }
-            _ => None,
-        }
-    }
-
-    /// Sends one INVITE per registered account of `ext`. Returns the condition when
-    /// nothing could be rung.
-    fn start_forks(
-        &mut self,
-        ep: &mut Endpoint,
-        dir: &Directory,
-        now: Now,
-        id: u64,
-        ext: &crate::directory::Extension,
-    ) -> Option<Condition> {
-        if !ext.enabled {
-            return Some(Condition::Unavailable);
-        }
-        let load = self.load.get(&ext.number).copied().unwrap_or(0);
-        if (ext.busy_level > 0 && load >= ext.busy_level)
-            || (ext.call_limit > 0 && load >= ext.call_limit)
-        {
-            return Some(Condition::Busy);
-        }
-        let targets: Vec<(String, sip_core::Peer, String)> = dir
-            .accounts_of(&ext.number)
-            .filter(|a| a.enabled)
-            .filter_map(|a| {
-                let loc = dir.location(a.id)?;
-                let addr = Directory::location_addr(loc)?;
-                let transport = Transport::parse(&loc.transport).unwrap_or(Transport::Udp);
-                Some((
-                    a.username.clone(),
-                    Peer { transport, addr },
-                    loc.contact.clone(),
-                ))
-            })
-            .collect();
-        if targets.is_empty() {
-            return Some(Condition::Unavailable);
-        }
-        let local = self.local;
-        let call = self.calls.get_mut(&id)?;
-        if call.relay.is_none() {
-            match self.ports.start() {
-                Ok(r) => call.relay = Some(r),
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot start media relay");
-                    return Some(Condition::Unavailable);
-                }
-            }
-        }
-        if let Some(addr) = call.a_offer.as_deref().and_then(sdp_media_addr) {
-            if let Some(r) = &call.relay {
-                r.set_signalled(LegSide::A, Some(addr));
-            }
-        }
-        let offer = match (&call.a_offer, &call.relay) {
-            (Some(body), Some(r)) => {
-                call.sdp_version_b += 1;
-                rewrite_sdp(body, local.ip, r.port_b, call.sdp_version_b)
-            }
-            _ => None,
-        };
-        let max_forwards = call
-            .a_invite
-            .headers
-            .get("Max-Forwards")
-            .and_then(|m| m.trim().parse::<u32>().ok())
-            .unwrap_or(70)
-            .saturating_sub(1);
-        for (username, peer, contact) in targets {
-            let mut dialog = Dialog {
-                call_id: format!("{}@centralino", random_token(20)),
-                local_tag: Dialog::new_tag(),
-                remote_tag: String::new(),
-                local_uri: NameAddr {
-                    display: Some(call.caller_name.clone()).filter(|n| !n.is_empty()),
-                    uri: format!("sip:{}@{}", call.caller_ext, local.hostport()),
-                    params: Vec::new(),
-                },
-                remote_uri: NameAddr {
-                    display: None,
-                    uri: format!("sip:{}@{}", ext.number, local.hostport()),
-                    params: Vec::new(),
-                },
-                remote_target: contact,
-                peer,
-                local_cseq: 0,
-                contact_user: call.caller_ext.clone(),
-            };
-            let mut invite = dialog.request(Method::Invite, &local);
-            invite.headers.set("Max-Forwards", max_forwards.to_string());
-            invite.headers.push("Allow", sip_core::ALLOW);
-            if let Some(body) = &offer {
-                invite.headers.push("Content-Type", "application/sdp");
-                invite.body = body.clone();
-            }
-            match ep.send_request(now.mono, invite, peer) {
-                Ok(txn) => {
-                    let leg = call.legs.len();
-                    self.by_b_callid.insert(dialog.call_id.clone(), (id, leg));
-                    self.owners.insert(txn, Owner::Fork { call: id, leg });
-                    call.legs.push(BLeg {
-                        dialog,
-                        invite_txn: txn,
-                        state: LegState::Pending,
-                        ack: None,
-                    });
-                    tracing::debug!(call = id, account = %username, "fork");
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot send fork INVITE"),
-            }
-        }
-        call.ring_deadline = Some(now.mono + Duration::from_secs(u64::from(ext.ring_timeout_s)));
-        call.ringing_ext = Some(ext.number.clone());
-        self.add_load(id, &ext.number);
-        None
-    }
-
     /// A response on one of our client transactions.
     pub fn on_response(
         &mut self,
@@ -525,7 +249,12 @@ impl Engine {
             self.hang_up_stray_answer(ep, now, txn, &resp);
             return;
         };
-        if resp.status >= 200 && !(resp.status < 300 && matches!(owner, Owner::Fork { .. })) {
+        let success = (200..300).contains(&resp.status);
+        let keeps = matches!(
+            owner,
+            Owner::Fork { .. } | Owner::OriginInvite { .. } | Owner::Acked { .. }
+        );
+        if resp.status >= 200 && !(success && keeps) {
             self.owners.remove(&txn);
         }
         match owner {
@@ -536,244 +265,25 @@ impl Engine {
                 to,
                 origin,
                 origin_req,
-            } => self.on_forward_response(ep, now, call, to, origin, &origin_req, resp),
-        }
-    }
-
-    /// A device answered a fork that is no longer wanted (cancelled, or the call ended):
-    /// acknowledge the 2xx and hang that dialog up at once, so the phone stops ringing and
-    /// retransmitting.
-    fn hang_up_stray_answer(&mut self, ep: &mut Endpoint, now: Now, txn: TxnId, resp: &Response) {
-        if !(200..300).contains(&resp.status) || resp.cseq().1 != Some(Method::Invite) {
-            return;
-        }
-        let (Some(peer), Some(from), Some(to), Some(contact)) =
-            (ep.peer(txn), resp.from_hdr(), resp.to_hdr(), resp.contact())
-        else {
-            return;
-        };
-        let mut dialog = Dialog {
-            call_id: resp.call_id().to_string(),
-            local_tag: from.tag().unwrap_or_default().to_string(),
-            remote_tag: to.tag().unwrap_or_default().to_string(),
-            local_uri: without_tag(from),
-            remote_uri: without_tag(to),
-            remote_target: contact.uri,
-            peer,
-            local_cseq: resp.cseq().0,
-            contact_user: String::new(),
-        };
-        let ack = dialog.ack(resp.cseq().0, &self.local);
-        ep.send_stateless(peer, &SipMessage::Request(ack));
-        // A retransmitted 2xx gets its ACK again, but only one BYE.
-        if !self.stray_answers.insert(resp.call_id().to_string()) {
-            return;
-        }
-        if self.stray_answers.len() > 1024 {
-            self.stray_answers.clear();
-        }
-        let bye = dialog.request(Method::Bye, &self.local);
-        if let Ok(t) = ep.send_request(now.mono, bye, peer) {
-            self.owners.insert(t, Owner::Fire);
-        }
-        tracing::info!(call_id = %resp.call_id(), "hung up a late answer");
-    }
-
-    fn on_fork_response(
-        &mut self,
-        ep: &mut Endpoint,
-        dir: &Directory,
-        now: Now,
-        id: u64,
-        leg: usize,
-        resp: Response,
-    ) {
-        let local = self.local;
-        self.touch(id);
-        let Some(call) = self.calls.get_mut(&id) else {
-            // The call is gone; a late 2xx must still be ACKed and hung up.
-            return;
-        };
-        let Some(l) = call.legs.get_mut(leg) else {
-            return;
-        };
-        if let Some(tag) = resp.to_tag() {
-            l.dialog.remote_tag = tag;
-        }
-        match resp.status {
-            100 => {}
-            101..=199 => {
-                if call.phase != Phase::Routing || call.a_txn.is_none() {
-                    return;
-                }
-                let mut r = Response::for_request(&call.a_invite, resp.status, &resp.reason);
-                r.set_to_tag(&call.a.local_tag);
-                r.headers
-                    .push("Contact", local.contact(&call.a.contact_user, call.a.peer));
-                if !resp.body.is_empty() && !call.early_media {
-                    if let (Some(relay), Some(addr)) = (&call.relay, sdp_media_addr(&resp.body)) {
-                        relay.set_signalled(LegSide::B, Some(addr));
-                    }
-                    call.sdp_version_a += 1;
-                    if let Some(body) = call.relay.as_ref().and_then(|r| {
-                        rewrite_sdp(&resp.body, local.ip, r.port_a, call.sdp_version_a)
-                    }) {
-                        r.headers.push("Content-Type", "application/sdp");
-                        r.body = body;
-                        call.early_media = true;
-                    }
-                }
-                if let Some(t) = call.a_txn {
-                    let _ = ep.respond(now.mono, t, r);
-                }
+            } => self.on_forward_response(ep, now, txn, call, to, origin, &origin_req, resp),
+            Owner::Reinvite { call, to, purpose } => {
+                self.on_reinvite_response(ep, now, txn, call, to, purpose, resp)
             }
-            200..=299 => {
-                if let Some(contact) = resp.contact() {
-                    l.dialog.remote_target = contact.uri;
-                }
-                let cseq = resp.cseq().0;
-                let ack = l.dialog.ack(cseq, &local);
-                ep.send_stateless(l.dialog.peer, &SipMessage::Request(ack.clone()));
-                l.ack = Some(ack);
-                if call.winner.is_some() {
-                    if call.winner != Some(leg) && l.state != LegState::Answered {
-                        // A second device answered too late: hang it up.
-                        l.state = LegState::Answered;
-                        let bye = l.dialog.request(Method::Bye, &local);
-                        let peer = l.dialog.peer;
-                        if let Ok(t) = ep.send_request(now.mono, bye, peer) {
-                            self.owners.insert(t, Owner::Fire);
-                        }
-                    }
-                    return;
-                }
-                if call.a_txn.is_none() {
-                    // The caller already went away: hang this leg up.
-                    l.state = LegState::Answered;
-                    let bye = l.dialog.request(Method::Bye, &local);
-                    let peer = l.dialog.peer;
-                    if let Ok(t) = ep.send_request(now.mono, bye, peer) {
-                        self.owners.insert(t, Owner::Fire);
-                    }
-                    return;
-                }
-                l.state = LegState::Answered;
-                let answered_by = call.ringing_ext.clone().unwrap_or_default();
-                call.winner = Some(leg);
-                call.phase = Phase::Connected;
-                call.ring_deadline = None;
-                if let (Some(relay), Some(addr)) = (&call.relay, sdp_media_addr(&resp.body)) {
-                    relay.set_signalled(LegSide::B, Some(addr));
-                }
-                // Cancel the other forks.
-                for (i, other) in call.legs.iter_mut().enumerate() {
-                    if i != leg && other.state == LegState::Pending {
-                        other.state = LegState::Cancelling;
-                        if let Some(c) = ep.cancel_request(other.invite_txn) {
-                            let mut c = c;
-                            c.headers
-                                .push("Reason", "SIP;cause=200;text=\"Call completed elsewhere\"");
-                            if let Ok(t) = ep.send_request(now.mono, c, other.dialog.peer) {
-                                self.owners.insert(t, Owner::Fire);
-                            }
+            Owner::OriginInvite { call } => {
+                // A retransmitted 2xx from side A's device: repeat our ACK once it exists.
+                if success {
+                    if let Some(c) = self.calls.get(&call) {
+                        if let Some(ack) = &c.a_ack {
+                            ep.send_stateless(c.a.peer, &SipMessage::Request(ack.clone()));
                         }
                     }
                 }
-                let mut ok = Response::for_request(&call.a_invite, 200, "OK");
-                ok.set_to_tag(&call.a.local_tag);
-                ok.headers
-                    .push("Contact", local.contact(&call.a.contact_user, call.a.peer));
-                ok.headers.push("Allow", sip_core::ALLOW);
-                call.sdp_version_a += 1;
-                if let Some(body) = call
-                    .relay
-                    .as_ref()
-                    .and_then(|r| rewrite_sdp(&resp.body, local.ip, r.port_a, call.sdp_version_a))
-                {
-                    ok.headers.push("Content-Type", "application/sdp");
-                    ok.body = body;
-                }
-                if let Some(t) = call.a_txn.take() {
-                    let _ = ep.respond(now.mono, t, ok);
-                    self.a_invites.remove(&t);
-                }
-                cdr::answer(&mut call.cdr, &answered_by, now.wall_ms);
-                tracing::info!(call = id, caller = %call.caller_ext, answered_by = %answered_by, "answered");
-                self.persist(id);
             }
-            status => {
-                if l.state == LegState::Pending || l.state == LegState::Cancelling {
-                    l.state = LegState::Failed(status);
-                }
-                self.owners.remove(&l.invite_txn);
-                if call.phase == Phase::Routing
-                    && call
-                        .legs
-                        .iter()
-                        .all(|l| matches!(l.state, LegState::Failed(_)))
-                {
-                    let cond = if call
-                        .legs
-                        .iter()
-                        .any(|l| matches!(l.state, LegState::Failed(486 | 600)))
-                    {
-                        Condition::Busy
-                    } else {
-                        Condition::Unavailable
-                    };
-                    self.step_failed(ep, dir, now, id, cond);
+            Owner::Acked { ack, peer, .. } => {
+                if success {
+                    ep.send_stateless(peer, &SipMessage::Request(*ack));
                 }
             }
-        }
-    }
-
-    /// The current ringing step ended with `cond`: run the overflow.
-    fn step_failed(
-        &mut self,
-        ep: &mut Endpoint,
-        dir: &Directory,
-        now: Now,
-        id: u64,
-        cond: Condition,
-    ) {
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
-        call.ring_deadline = None;
-        let Some(ext_number) = call.ringing_ext.take() else {
-            return;
-        };
-        self.cancel_forks(ep, now, id);
-        self.release_load(id, &ext_number);
-        let Some(ext) = dir.extension(&ext_number).cloned() else {
-            return;
-        };
-        match self.next_step(now, id, &ext, cond) {
-            Some(next) => self.ring(ep, dir, now, id, &next),
-            None => {
-                let (code, reason) = cond.sip_status();
-                self.fail_call(ep, now, id, cond.code(), cond.code(), code, reason);
-            }
-        }
-    }
-
-    fn cancel_forks(&mut self, ep: &mut Endpoint, now: Now, id: u64) {
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
-        for l in call.legs.iter_mut() {
-            if l.state == LegState::Pending {
-                l.state = LegState::Cancelling;
-                if let Some(c) = ep.cancel_request(l.invite_txn) {
-                    if let Ok(t) = ep.send_request(now.mono, c, l.dialog.peer) {
-                        self.owners.insert(t, Owner::Fire);
-                    }
-                }
-            }
-        }
-        for l in call.legs.drain(..) {
-            self.owners.remove(&l.invite_txn);
-            self.by_b_callid.remove(&l.dialog.call_id);
         }
     }
 
@@ -786,7 +296,7 @@ impl Engine {
             .map(|c| c.id)
             .collect();
         for id in due {
-            self.step_failed(ep, dir, now, id, Condition::NoAnswer);
+            self.step_failed(ep, dir, now, id, super::Condition::NoAnswer);
         }
     }
 
@@ -800,8 +310,8 @@ impl Engine {
             ep,
             now,
             id,
-            status::CANCELED,
-            "CANCELED",
+            cdr::status::CANCELED,
+            cdr::cause::CANCELED,
             487,
             "Request Terminated",
         );
@@ -814,335 +324,79 @@ impl Engine {
             self.hangup(ep, now, id, None);
             return;
         }
-        if let Some(Owner::Fork { call, leg }) = self.owners.get(&txn).cloned() {
+        let timeout = |cseq: String| {
             let mut resp = Response {
                 status: 408,
                 reason: "Request Timeout".into(),
-                headers: Headers::new(),
+                headers: sip_core::msg::Headers::new(),
                 body: Vec::new(),
             };
-            if let Some(c) = self.calls.get(&call) {
-                if let Some(l) = c.legs.get(leg) {
-                    resp.headers
-                        .push("CSeq", format!("{} INVITE", l.dialog.local_cseq));
-                }
-            }
-            self.on_fork_response(ep, dir, now, call, leg, resp);
-        }
-        self.owners.remove(&txn);
-    }
-
-    /// An in-dialog request (To tag present) for one of our calls.
-    pub fn on_in_dialog(&mut self, ep: &mut Endpoint, now: Now, txn: Option<TxnId>, req: Request) {
-        let call_id = req.call_id().to_string();
-        let (id, side) = if let Some(id) = self.by_a_callid.get(&call_id) {
-            (*id, super::legs::Side::A)
-        } else if let Some((id, _)) = self.by_b_callid.get(&call_id) {
-            (*id, super::legs::Side::B)
-        } else {
-            if let Some(t) = txn {
-                let _ = ep.respond(
-                    now.mono,
-                    t,
-                    Response::for_request(&req, 481, "Call/Transaction Does Not Exist"),
-                );
-            }
-            return;
+            resp.headers.push("CSeq", cseq);
+            resp
         };
-        let Some(txn) = txn else {
-            return; // ACKs: the transaction layer already stopped our 2xx retransmissions.
-        };
-        if side == Side::B {
-            // Requests from a loser fork are refused; only the winner is in the call.
-            let from_winner = self.by_b_callid.get(&call_id).map(|(_, l)| *l)
-                == self.calls.get(&id).and_then(|c| c.winner);
-            if !from_winner {
-                if req.method == Method::Bye {
-                    let _ = ep.respond(now.mono, txn, Response::for_request(&req, 200, "OK"));
-                } else {
-                    let _ = ep.respond(
-                        now.mono,
-                        txn,
-                        Response::for_request(&req, 481, "Call/Transaction Does Not Exist"),
-                    );
-                }
-                return;
+        match self.owners.get(&txn).cloned() {
+            Some(Owner::Fork { call, leg }) => {
+                let cseq = self
+                    .calls
+                    .get(&call)
+                    .and_then(|c| c.legs.get(leg))
+                    .map(|l| l.dialog.local_cseq)
+                    .unwrap_or(1);
+                self.owners.remove(&txn);
+                self.on_fork_response(ep, dir, now, call, leg, timeout(format!("{cseq} INVITE")));
             }
-        }
-        match req.method {
-            Method::Bye => {
-                let _ = ep.respond(now.mono, txn, Response::for_request(&req, 200, "OK"));
-                self.hangup(ep, now, id, Some(side));
-            }
-            _ => self.forward(ep, now, id, side, txn, req),
-        }
-    }
-
-    /// Forwards an in-dialog request to the other side (re-INVITE for hold/resume, INFO,
-    /// UPDATE, ...), with SDP rewritten to keep media on the relay.
-    fn forward(
-        &mut self,
-        ep: &mut Endpoint,
-        now: Now,
-        id: u64,
-        from: Side,
-        txn: TxnId,
-        req: Request,
-    ) {
-        let local = self.local;
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
-        if call.phase != Phase::Connected {
-            let _ = ep.respond(
-                now.mono,
-                txn,
-                Response::for_request(&req, 491, "Request Pending"),
-            );
-            return;
-        }
-        let to = if from == Side::A { Side::B } else { Side::A };
-        let (in_side, out_port) = match (from, &call.relay) {
-            (Side::A, Some(r)) => (LegSide::A, r.port_b),
-            (Side::B, Some(r)) => (LegSide::B, r.port_a),
-            _ => (LegSide::A, 0),
-        };
-        if req.method == Method::Invite || req.method == Method::Update {
-            if let Some(r) = &call.relay {
-                if !req.body.is_empty() {
-                    r.set_signalled(in_side, sdp_media_addr(&req.body));
-                }
-            }
-        }
-        let version = if to == Side::A {
-            call.sdp_version_a += 1;
-            call.sdp_version_a
-        } else {
-            call.sdp_version_b += 1;
-            call.sdp_version_b
-        };
-        let dialog = match to {
-            Side::A => &mut call.a,
-            Side::B => match call.winner.and_then(|w| call.legs.get_mut(w)) {
-                Some(l) => &mut l.dialog,
-                None => return,
-            },
-        };
-        let mut out = dialog.request(req.method.clone(), &local);
-        let peer = dialog.peer;
-        for name in ["Content-Type", "Event", "Subscription-State", "Supported"] {
-            if let Some(v) = req.headers.get(name) {
-                out.headers.push(name, v.to_string());
-            }
-        }
-        out.body = if req
-            .headers
-            .get("Content-Type")
-            .is_some_and(|c| c.contains("application/sdp"))
-        {
-            rewrite_sdp(&req.body, local.ip, out_port, version).unwrap_or_default()
-        } else {
-            req.body.clone()
-        };
-        match ep.send_request(now.mono, out, peer) {
-            Ok(t) => {
-                self.owners.insert(
-                    t,
-                    Owner::Forward {
-                        call: id,
-                        to,
-                        origin: txn,
-                        origin_req: Box::new(req),
-                    },
-                );
-            }
-            Err(_) => {
-                let _ = ep.respond(
-                    now.mono,
+            Some(Owner::Reinvite { call, to, purpose }) => {
+                self.owners.remove(&txn);
+                self.on_reinvite_response(
+                    ep,
+                    now,
                     txn,
-                    Response::for_request(&req, 500, "Server Internal Error"),
+                    call,
+                    to,
+                    purpose,
+                    timeout("1 INVITE".into()),
                 );
             }
+            Some(Owner::Forward {
+                call,
+                to,
+                origin,
+                origin_req,
+            }) => {
+                self.owners.remove(&txn);
+                let resp = timeout(format!("1 {}", origin_req.method));
+                self.on_forward_response(ep, now, txn, call, to, origin, &origin_req, resp);
+            }
+            _ => {
+                self.owners.remove(&txn);
+            }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn on_forward_response(
-        &mut self,
-        ep: &mut Endpoint,
-        now: Now,
-        id: u64,
-        to: Side,
-        origin: TxnId,
-        origin_req: &Request,
-        resp: Response,
-    ) {
-        let local = self.local;
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
-        if resp.status == 100 {
-            return;
-        }
-        let is_invite = origin_req.method == Method::Invite;
-        if is_invite && (200..300).contains(&resp.status) {
-            // An accepted re-INVITE sets or clears hold, by the side that sent it.
-            let from = if to == Side::A { Side::B } else { Side::A };
-            let hold = std::str::from_utf8(&origin_req.body)
-                .ok()
-                .and_then(|t| SessionDescription::parse(t).ok())
-                .map(|sdp| sdp.is_hold(0));
-            match hold {
-                Some(true) => call.held_by = Some(from),
-                Some(false) if call.held_by == Some(from) => call.held_by = None,
-                _ => {}
-            }
-            self.dirty.insert(id);
-            // ACK the far side ourselves; the origin's ACK ends at us.
-            let dialog = match to {
-                Side::A => Some(&call.a),
-                Side::B => call
-                    .winner
-                    .and_then(|w| call.legs.get(w))
-                    .map(|l| &l.dialog),
-            };
-            if let Some(d) = dialog {
-                let ack = d.ack(resp.cseq().0, &local);
-                ep.send_stateless(d.peer, &SipMessage::Request(ack));
-            }
-        }
-        let (resp_side, port, version) = match (to, &call.relay) {
-            (Side::B, Some(r)) => {
-                call.sdp_version_a += 1;
-                (LegSide::B, r.port_a, call.sdp_version_a)
-            }
-            (Side::A, Some(r)) => {
-                call.sdp_version_b += 1;
-                (LegSide::A, r.port_b, call.sdp_version_b)
-            }
-            _ => (LegSide::A, 0, 1),
-        };
-        let mut r = Response::for_request(origin_req, resp.status, &resp.reason);
-        if resp
-            .headers
-            .get("Content-Type")
-            .is_some_and(|c| c.contains("application/sdp"))
-            && !resp.body.is_empty()
-        {
-            if let Some(relay) = &call.relay {
-                relay.set_signalled(resp_side, sdp_media_addr(&resp.body));
-            }
-            if let Some(body) = rewrite_sdp(&resp.body, local.ip, port, version) {
-                r.headers.push("Content-Type", "application/sdp");
-                r.body = body;
-            }
-        } else if !resp.body.is_empty() {
-            if let Some(ct) = resp.headers.get("Content-Type") {
-                r.headers.push("Content-Type", ct.to_string());
-            }
-            r.body = resp.body.clone();
-        }
-        if is_invite && (200..300).contains(&resp.status) {
-            let contact_peer = match to {
-                Side::A => call
-                    .winner
-                    .and_then(|w| call.legs.get(w))
-                    .map(|l| l.dialog.peer),
-                Side::B => Some(call.a.peer),
-            };
-            let user = match to {
-                Side::A => call.caller_ext.clone(),
-                Side::B => call.a.contact_user.clone(),
-            };
-            if let Some(p) = contact_peer {
-                r.headers.push("Contact", local.contact(&user, p));
-            }
-        }
-        let _ = ep.respond(now.mono, origin, r);
-    }
-
-    /// Ends a connected call: BYE towards every side except `from`, record closed.
-    fn hangup(&mut self, ep: &mut Endpoint, now: Now, id: u64, from: Option<Side>) {
-        let local = self.local;
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
-        if call.phase != Phase::Connected {
-            // A BYE before the answer ends the attempt like a CANCEL.
-            self.cancel_forks(ep, now, id);
-            if let Some(call) = self.calls.get_mut(&id) {
-                if let Some(t) = call.a_txn.take() {
-                    let mut r = Response::for_request(&call.a_invite, 487, "Request Terminated");
-                    r.set_to_tag(&call.a.local_tag);
-                    let _ = ep.respond(now.mono, t, r);
-                }
-            }
-            self.finish(now, id, status::CANCELED, "CANCELED");
-            return;
-        }
-        let mut byes = Vec::new();
-        if from != Some(Side::A) {
-            byes.push((call.a.request(Method::Bye, &local), call.a.peer));
-        }
-        if from != Some(Side::B) {
-            if let Some(l) = call.winner_leg() {
-                byes.push((l.dialog.request(Method::Bye, &local), l.dialog.peer));
-            }
-        }
-        for (bye, peer) in byes {
-            if let Ok(t) = ep.send_request(now.mono, bye, peer) {
-                self.owners.insert(t, Owner::Fire);
-            }
-        }
-        self.finish(now, id, status::OK, "NCC");
-    }
-
-    /// Ends a call that was never answered, answering A with `code`.
-    #[allow(clippy::too_many_arguments)]
-    fn fail_call(
-        &mut self,
-        ep: &mut Endpoint,
-        now: Now,
-        id: u64,
-        status: &str,
-        cause: &str,
-        code: u16,
-        reason: &str,
-    ) {
-        if let Some(call) = self.calls.get_mut(&id) {
-            if let Some(t) = call.a_txn.take() {
-                let mut r = Response::for_request(&call.a_invite, code, reason);
-                r.set_to_tag(&call.a.local_tag);
-                let _ = ep.respond(now.mono, t, r);
-            }
-        }
-        self.finish(now, id, status, cause);
-    }
-
+    /// Closes a call: record closed with `status`/`cause` (status `OK` if it was ever
+    /// answered), indexes and load released, media relay stopped.
     fn finish(&mut self, now: Now, id: u64, status: &str, cause: &str) {
         self.touch(id);
         let Some(mut call) = self.calls.remove(&id) else {
             return;
         };
         cdr::close(&mut call.cdr, status, cause, now.wall_ms);
-        self.by_a_callid.remove(&call.a.call_id);
-        if let Some(t) = call.a_txn {
-            self.a_invites.remove(&t);
+        if self.by_a_callid.get(&call.a.call_id) == Some(&id) {
+            self.by_a_callid.remove(&call.a.call_id);
         }
         self.a_invites.retain(|_, c| *c != id);
         for l in &call.legs {
-            self.by_b_callid.remove(&l.dialog.call_id);
+            if self.by_b_callid.get(&l.dialog.call_id).map(|(c, _)| *c) == Some(id) {
+                self.by_b_callid.remove(&l.dialog.call_id);
+            }
         }
-        self.owners.retain(|_, o| match o {
-            Owner::Fork { call, .. } | Owner::Forward { call, .. } => *call != id,
-            Owner::Fire => true,
-        });
+        self.owners.retain(|_, o| o.call() != Some(id));
         for ext in std::mem::take(&mut call.load) {
             if let Some(n) = self.load.get_mut(&ext) {
                 *n = n.saturating_sub(1);
             }
         }
-        tracing::info!(call = id, unique_id = %call.cdr.unique_id, status, "call ended");
+        tracing::info!(call = id, unique_id = %call.cdr.unique_id, status = call.cdr.status.as_deref().unwrap_or(""), "call ended");
         self.outbox.push(call.cdr.clone());
     }
 

@@ -1,9 +1,18 @@
 //! The state of one call and its legs, and SDP rewriting towards each side.
+//!
+//! A call has two parties. Side A is the caller's dialog (the one whose number the call shows
+//! as caller); side B is the answering callee, chosen among forked INVITEs (`legs`). Either
+//! side's dialog may be one where we were the UAS (an INVITE we received) or the UAC (an
+//! INVITE we sent): click-to-call and transfers put UAC dialogs on side A, and a transfer
+//! may replace either side. Each party sends its RTP to one port of the call's relay; which
+//! relay leg belongs to side A is `a_relay` (it flips when a transfer moves the kept party
+//! to side A).
 
 use super::dialog::Dialog;
 use crate::media::RelayHandle;
 use crate::store::CdrRecord;
-use sip_core::sdp::SessionDescription;
+use media_core::relay::LegSide;
+use sip_core::sdp::{Direction, SessionDescription};
 use sip_core::transaction::TxnId;
 use sip_core::Request;
 use std::net::{IpAddr, SocketAddr};
@@ -16,6 +25,16 @@ pub(crate) enum Side {
     A,
     /// The answering callee.
     B,
+}
+
+impl Side {
+    /// The other party.
+    pub(crate) fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
 }
 
 /// State of one forked B leg.
@@ -35,19 +54,69 @@ pub(crate) enum LegState {
 #[derive(Debug)]
 pub(crate) struct BLeg {
     pub(crate) dialog: Dialog,
-    pub(crate) invite_txn: TxnId,
+    /// Our INVITE's client transaction (`None` for a dialog moved here by a transfer).
+    pub(crate) invite_txn: Option<TxnId>,
     pub(crate) state: LegState,
     /// Last ACK sent for the 2xx, repeated on 2xx retransmissions.
     pub(crate) ack: Option<Request>,
+    /// The extension this fork rings (the picker's, for a pickup fork).
+    pub(crate) ext: String,
+    /// The SIP account rung.
+    pub(crate) account: String,
+    /// Rung by a directed pickup: answering it picks the call up.
+    pub(crate) pickup: bool,
 }
 
 /// Where the call is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
+    /// Click-to-call: ringing the devices of the extension that asked for it (side A).
+    Originating,
     /// Ringing B legs (or about to).
     Routing,
     /// Answered.
     Connected,
+}
+
+/// How side A learns the outcome of the ringing step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Upstream {
+    /// Click-to-call before A answered: A has no dialog yet.
+    NotYet,
+    /// A's INVITE server transaction awaits a final response.
+    Invite(TxnId),
+    /// Click-to-call: A's device answered our INVITE without SDP (RFC 3725 flow I); its 2xx
+    /// carries the offer and awaits our ACK, which will carry the answer.
+    LateAck {
+        /// CSeq of our INVITE.
+        cseq: u32,
+    },
+    /// A's dialog is established (answered, or a transfer moved a party there).
+    Established,
+}
+
+/// Session descriptions exchanged with one party.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Media {
+    /// The last SDP received from it.
+    pub(crate) received: Option<Vec<u8>>,
+    /// The last SDP sent to it (already pointing at the relay).
+    pub(crate) sent: Option<Vec<u8>>,
+    /// o= version of the SDP we send it.
+    pub(crate) version: u64,
+}
+
+/// Why the PBX itself sent a re-INVITE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// Hold requested by the party on `by`: the target gets `sendonly`.
+    Hold { by: Side },
+    /// Resume requested by the party on `by`: the target gets `sendrecv`.
+    Resume { by: Side },
+    /// Attended transfer: point the moved party's media at this call's relay.
+    Repoint,
+    /// After a transfer: take the kept party off the hold the departed party left it in.
+    Unhold,
 }
 
 /// One call.
@@ -55,33 +124,40 @@ pub(crate) enum Phase {
 pub(crate) struct Call {
     pub(crate) id: u64,
     pub(crate) phase: Phase,
-    /// The A leg's dialog (our side is the UAS).
+    /// Side A's dialog (a placeholder while `upstream` is `NotYet`).
     pub(crate) a: Dialog,
-    /// A's INVITE server transaction until it has a final response.
-    pub(crate) a_txn: Option<TxnId>,
-    /// A's original INVITE (to build responses).
-    pub(crate) a_invite: Request,
-    /// SDP offer from A, kept to send to every fork.
-    pub(crate) a_offer: Option<Vec<u8>>,
+    pub(crate) upstream: Upstream,
+    /// A's INVITE, while `upstream` is `Invite` (to build responses).
+    pub(crate) a_invite: Option<Request>,
+    /// Click-to-call: the ACK sent to A's 2xx, repeated on its retransmissions.
+    pub(crate) a_ack: Option<Request>,
+    /// Side A's extension number and name.
     pub(crate) caller_ext: String,
     pub(crate) caller_name: String,
+    /// The relay leg side A sends to.
+    pub(crate) a_relay: LegSide,
+    pub(crate) media_a: Media,
+    pub(crate) media_b: Media,
     pub(crate) legs: Vec<BLeg>,
     pub(crate) winner: Option<usize>,
     pub(crate) relay: Option<RelayHandle>,
     pub(crate) cdr: CdrRecord,
     pub(crate) ring_deadline: Option<Instant>,
-    /// Extension currently rung (counted in its load).
+    /// Extension currently rung, then the one that answered (side B).
     pub(crate) ringing_ext: Option<String>,
     /// Extensions whose load this call holds.
     pub(crate) load: Vec<String>,
     pub(crate) hops: u8,
     /// Sent an 18x with SDP to A already.
     pub(crate) early_media: bool,
-    /// o= versions of the SDP we send to A and to B.
-    pub(crate) sdp_version_a: u64,
-    pub(crate) sdp_version_b: u64,
-    /// The side that put the call on hold (its re-INVITE with a hold SDP was accepted).
+    /// The side that put the call on hold (by its own re-INVITE, or through the PBX).
     pub(crate) held_by: Option<Side>,
+    /// The party the PBX itself holds (its `sendonly` re-INVITE was accepted).
+    pub(crate) pbx_held: Option<Side>,
+    /// The side a PBX re-INVITE is in flight to (one at a time per call).
+    pub(crate) reinvite: Option<Side>,
+    /// Click-to-call: the number to call once side A answers.
+    pub(crate) dial_target: Option<String>,
 }
 
 impl Call {
@@ -89,6 +165,63 @@ impl Call {
     pub(crate) fn winner_leg(&mut self) -> Option<&mut BLeg> {
         let w = self.winner?;
         self.legs.get_mut(w)
+    }
+
+    /// The relay leg a side's party sends to.
+    pub(crate) fn leg_side(&self, side: Side) -> LegSide {
+        match side {
+            Side::A => self.a_relay,
+            Side::B => self.a_relay.other(),
+        }
+    }
+
+    /// The relay port a side's party sends to (what the SDP we send it names), 0 without relay.
+    pub(crate) fn port(&self, side: Side) -> u16 {
+        match (self.leg_side(side), &self.relay) {
+            (LegSide::A, Some(r)) => r.port_a,
+            (LegSide::B, Some(r)) => r.port_b,
+            (_, None) => 0,
+        }
+    }
+
+    /// Tells the relay where a side's party receives (`None` leaves it to latching).
+    pub(crate) fn signal(&self, side: Side, addr: Option<SocketAddr>) {
+        if let Some(r) = &self.relay {
+            r.set_signalled(self.leg_side(side), addr);
+        }
+    }
+
+    /// The SDP state of a side.
+    pub(crate) fn media(&mut self, side: Side) -> &mut Media {
+        match side {
+            Side::A => &mut self.media_a,
+            Side::B => &mut self.media_b,
+        }
+    }
+
+    /// The established dialog of a side (side B: the winner's).
+    pub(crate) fn dialog_mut(&mut self, side: Side) -> Option<&mut Dialog> {
+        match side {
+            Side::A => (self.upstream != Upstream::NotYet).then_some(&mut self.a),
+            Side::B => self.winner_leg().map(|l| &mut l.dialog),
+        }
+    }
+
+    /// The extension on a side, once it is a party (side B only when answered).
+    pub(crate) fn party(&self, side: Side) -> Option<&str> {
+        match side {
+            Side::A => Some(self.caller_ext.as_str()),
+            Side::B => (self.phase == Phase::Connected)
+                .then_some(self.ringing_ext.as_deref())
+                .flatten(),
+        }
+    }
+
+    /// The side `ext` is on in a connected call.
+    pub(crate) fn side_of(&self, ext: &str) -> Option<Side> {
+        [Side::A, Side::B]
+            .into_iter()
+            .find(|s| self.party(*s) == Some(ext))
     }
 }
 
@@ -105,6 +238,12 @@ pub(crate) fn sdp_media_addr(body: &[u8]) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, port))
 }
 
+/// Whether an SDP body puts its first stream on hold (`None`: no parsable SDP).
+pub(crate) fn sdp_is_hold(body: &[u8]) -> Option<bool> {
+    let text = std::str::from_utf8(body).ok()?;
+    Some(SessionDescription::parse(text).ok()?.is_hold(0))
+}
+
 /// Rewrites an SDP body so the receiving side sends its RTP to `ip:port` (the relay).
 /// Streams after the first are refused (port 0): the relay anchors one audio stream.
 pub(crate) fn rewrite_sdp(body: &[u8], ip: IpAddr, port: u16, version: u64) -> Option<Vec<u8>> {
@@ -118,4 +257,63 @@ pub(crate) fn rewrite_sdp(body: &[u8], ip: IpAddr, port: u16, version: u64) -> O
     sdp.rewrite_for_relay(ip, &ports);
     sdp.set_origin("centralino", 1, version, ip);
     Some(sdp.to_string().into_bytes())
+}
+
+/// The same description with the first stream's direction set (hold and resume offers) and
+/// the given o= version.
+pub(crate) fn with_direction(
+    body: &[u8],
+    direction: Direction,
+    ip: IpAddr,
+    version: u64,
+) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(body).ok()?;
+    let mut sdp = SessionDescription::parse(text).ok()?;
+    let is_direction = |(k, v): &(char, String)| *k == 'a' && Direction::parse(v).is_some();
+    sdp.session.retain(|l| !is_direction(l));
+    let first = sdp.media.first_mut()?;
+    first.lines.retain(|l| !is_direction(l));
+    first.lines.push(('a', direction.as_str().to_string()));
+    sdp.set_origin("centralino", 1, version, ip);
+    Some(sdp.to_string().into_bytes())
+}
+
+/// An answer refusing every stream of `offer` (port 0), for an offer we cannot take any more
+/// (a click-to-call whose target failed: the ACK must still carry an answer).
+pub(crate) fn refuse_sdp(offer: &[u8], ip: IpAddr, version: u64) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(offer).ok()?;
+    let mut sdp = SessionDescription::parse(text).ok()?;
+    sdp.rewrite_for_relay(ip, &[]);
+    sdp.set_origin("centralino", 1, version, ip);
+    Some(sdp.to_string().into_bytes())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+                         m=audio 4000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
+
+    #[test]
+    fn direction_is_replaced_on_the_first_stream() {
+        let ip: IpAddr = "192.0.2.9".parse().unwrap();
+        let held = with_direction(OFFER.as_bytes(), Direction::SendOnly, ip, 7).unwrap();
+        let text = String::from_utf8_lossy(&held);
+        assert!(text.contains("a=sendonly"), "{text}");
+        assert!(!text.contains("a=sendrecv"), "{text}");
+        assert!(text.contains("o=centralino 1 7 IN IP4 192.0.2.9"), "{text}");
+        assert_eq!(sdp_is_hold(&held), Some(true));
+        let back = with_direction(&held, Direction::SendRecv, ip, 8).unwrap();
+        assert_eq!(sdp_is_hold(&back), Some(false));
+    }
+
+    #[test]
+    fn refusal_keeps_the_streams_with_port_zero() {
+        let ip: IpAddr = "192.0.2.9".parse().unwrap();
+        let r = refuse_sdp(OFFER.as_bytes(), ip, 2).unwrap();
+        let text = String::from_utf8_lossy(&r);
+        assert!(text.contains("m=audio 0 RTP/AVP 0 101"), "{text}");
+    }
 }

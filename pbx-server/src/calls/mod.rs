@@ -4,7 +4,8 @@
 //! account of that extension (the B legs); the first 2xx wins and the others are
 //! cancelled. Every leg is its own dialog with its own Call-ID and tags; SDP is rewritten so
 //! that both sides send RTP to the relay. Busy, unavailable and no-answer conditions run
-//! the extension's overflow action.
+//! the extension's services (DND, forwards) and overflow actions. Call-control operations
+//! (hold, transfers, click-to-call, pickup) act on calls by their record's unique id.
 
 pub mod cdr;
 pub mod dialog;
@@ -13,7 +14,36 @@ mod legs;
 
 pub use engine::Engine;
 
+use crate::control::{CallOpError, ServiceChange};
 use std::time::Instant;
+
+/// Digits, `*`, `#` and a leading `+`: what a dial string or forward target may hold.
+pub fn valid_number(n: &str) -> bool {
+    let body = n.strip_prefix('+').unwrap_or(n);
+    !body.is_empty()
+        && body.len() <= 32
+        && body
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
+}
+
+/// Checks a service change for `extension` before it is applied: a forward target must be
+/// a dialable number other than the extension itself.
+pub fn check_service_change(extension: &str, change: &ServiceChange) -> Result<(), CallOpError> {
+    if let ServiceChange::Forward(_, Some(target)) = change {
+        if !valid_number(target) {
+            return Err(CallOpError::BadArguments(
+                "forward target: digits, *, # and a leading + only".into(),
+            ));
+        }
+        if target == extension {
+            return Err(CallOpError::BadArguments(
+                "an extension cannot forward to itself".into(),
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// The time inputs of the engine: monotonic for timers, wall clock for records.
 #[derive(Debug, Clone, Copy)]

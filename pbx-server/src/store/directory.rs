@@ -69,6 +69,8 @@ pub struct Directory {
     pub extensions: Vec<ExtensionConfig>,
     /// SIP accounts.
     pub accounts: Vec<AccountConfig>,
+    /// Services of the extensions that have any stored.
+    pub services: Vec<super::ExtensionServices>,
 }
 
 impl Store {
@@ -171,11 +173,13 @@ impl Store {
             .await?
             .map(|r| r.try_get("domain"))
             .transpose()?;
+        let services = super::services::load_services_on(&mut tx).await?;
         tx.commit().await?;
         Ok(Directory {
             tenant_domain,
             extensions,
             accounts,
+            services,
         })
     }
 }

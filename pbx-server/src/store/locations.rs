@@ -28,6 +28,10 @@ impl Store {
                 Write::Unregister(id) => delete_location_on(&mut tx, *id).await?,
                 Write::Cdr(c) => super::cdr_sql::cdr_upsert_on(&mut tx, c).await?,
                 Write::Heartbeat(ms) => heartbeat_on(&mut tx, *ms).await?,
+                Write::Services {
+                    extension_id,
+                    services,
+                } => super::services::upsert_services_on(&mut tx, *extension_id, services).await?,
             }
         }
         tx.commit().await?;
@@ -67,6 +71,13 @@ pub enum Write {
     Cdr(Box<super::CdrRecord>),
     /// Liveness mark.
     Heartbeat(i64),
+    /// Replace an extension's services.
+    Services {
+        /// Extension row id.
+        extension_id: i64,
+        /// The services now.
+        services: Box<shared_protocol::Services>,
+    },
 }
 
 async fn upsert_location_on(conn: &mut AnyConnection, l: &Location) -> Result<()> {

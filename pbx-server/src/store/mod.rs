@@ -15,6 +15,7 @@ mod fields;
 mod history;
 mod locations;
 mod model;
+mod services;
 mod tenants;
 mod user_fields;
 mod users;
@@ -28,6 +29,7 @@ pub use model::{
     ExtensionOverrides, ExtensionTemplate, NewExtension, NewSipAccount, SipAccount, Tenant,
     DEFAULT_TEMPLATE, DEFAULT_TENANT,
 };
+pub use services::ExtensionServices;
 pub use users::{NewUser, User};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
