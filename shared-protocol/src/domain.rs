@@ -153,6 +153,9 @@ pub struct ExtensionState {
     pub presence: Presence,
     /// Its devices.
     pub accounts: Vec<AccountState>,
+    /// Its services: given for the user's own extension and, to supervisors, for every
+    /// extension; `null` otherwise.
+    pub services: Option<Services>,
 }
 
 /// State of a call in progress.

@@ -132,6 +132,16 @@ fn snapshot() -> Snapshot {
                     Some("Yealink SIP-T46U"),
                     Some(12),
                 )],
+                services: Some(Services {
+                    dnd: false,
+                    forwards: Forwards {
+                        unconditional: None,
+                        busy: Some("202".into()),
+                        no_answer: None,
+                        unavailable: None,
+                    },
+                    fork2mobile: false,
+                }),
             },
             ExtensionState {
                 number: "202".into(),
@@ -151,6 +161,7 @@ fn snapshot() -> Snapshot {
                     Some("baresip"),
                     None,
                 )],
+                services: None,
             },
         ],
         services: Some(Services {

@@ -132,6 +132,7 @@ pub fn snapshot(model: &Model, viewer: &Viewer) -> Snapshot {
     let empty = TenantState::default();
     let t = model.tenant(&viewer.tenant).unwrap_or(&empty);
     let class = viewer.class();
+    let own = viewer.extension.as_deref();
     let extensions = t
         .extensions
         .iter()
@@ -151,10 +152,11 @@ pub fn snapshot(model: &Model, viewer: &Viewer) -> Snapshot {
                 dnd: row.services.dnd,
                 presence: row.presence.clone(),
                 accounts: row.accounts.values().cloned().collect(),
+                services: (viewer.permissions.supervisor || own == Some(number.as_str()))
+                    .then(|| row.services.clone()),
             }
         })
         .collect();
-    let own = viewer.extension.as_deref();
     let mut calls: Vec<CallInfo> = t
         .calls
         .values()

@@ -315,7 +315,12 @@ presence: Presence,
 /**
  * Its devices.
  */
-accounts: Array<AccountState>, };
+accounts: Array<AccountState>,
+/**
+ * Its services: given for the user's own extension and, to supervisors, for every
+ * extension; `null` otherwise.
+ */
+services: Services | null, };
 
 /**
  * Which forward.
