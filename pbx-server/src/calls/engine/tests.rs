@@ -3,7 +3,6 @@
 //! assertions on what the engine transmits, its call views and its records. Time is virtual.
 
 #![allow(clippy::unwrap_used)]
-#![allow(dead_code)] // helpers used by the call-control tests as they grow
 
 mod control;
 mod services;
