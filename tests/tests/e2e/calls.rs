@@ -219,7 +219,10 @@ fn extension_with_two_accounts_rings_both_and_cancels_the_loser() {
             "1",
         ])
         .run_ok();
-    assert_eq!(pbx.locations().len(), 2);
+    // Locations reach the database through the background writer.
+    pbx.wait_for("two locations stored", Duration::from_secs(5), |p| {
+        p.locations().len() == 2
+    });
     let answers = uas(&pbx, "uas_answer.xml", pa, free_media_port(), 1);
     let loses = uas(&pbx, "uas_noanswer.xml", pb, free_media_port(), 1);
     caller(&pbx, "uac_call.xml", "201", "204")

@@ -107,7 +107,9 @@ fn unregister_with_expires_0_removes_the_location() {
             "1",
         ])
         .run_ok();
-    assert_eq!(pbx.locations().len(), 1);
+    pbx.wait_for("location stored", std::time::Duration::from_secs(5), |p| {
+        p.locations().len() == 1
+    });
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(centralino_e2e::scenarios().join("register_wrong.xml"))
         .unwrap()
@@ -212,7 +214,9 @@ fn too_short_expiry_gets_423_and_an_expired_location_is_removed() {
     Sipp::new(&register_asking(dir.path(), 2, 200), pbx.sip)
         .args(&a)
         .run_ok();
-    assert_eq!(pbx.locations().len(), 1);
+    pbx.wait_for("location stored", std::time::Duration::from_secs(5), |p| {
+        p.locations().len() == 1
+    });
     pbx.wait_for("expiry sweep", std::time::Duration::from_secs(10), |p| {
         p.metrics()["registered"] == 0
     });
