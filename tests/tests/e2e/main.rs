@@ -6,6 +6,7 @@
 
 mod baresip;
 mod calls;
+mod control;
 mod crash;
 mod cti;
 mod malformed;
