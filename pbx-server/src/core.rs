@@ -94,6 +94,8 @@ pub struct Core {
     pub(crate) lamps: LampModel,
     /// Where lamps, calls, registrations and records are reported (the CTI hub).
     pub(crate) bus: mpsc::UnboundedSender<BusEvent>,
+    /// BLF subscriptions (RFC 4235 dialog package), fed with the same lamp changes.
+    pub(crate) blf: crate::blf::Blf,
 }
 
 impl Core {
@@ -140,6 +142,7 @@ impl Core {
                 self.ep.poll_timeout(),
                 self.engine.poll_timeout(),
                 self.qualify.poll_timeout(now),
+                self.blf.poll_timeout(),
                 Some(next_sweep),
                 Some(next_heartbeat),
             ]
@@ -162,6 +165,8 @@ impl Core {
                     self.ep.handle_timeout(now.mono);
                     self.engine.handle_timeout(&mut self.ep, &self.dir, now);
                     self.qualify_round(now.mono);
+                    self.blf.handle_timeout(now.mono);
+                    self.blf.drive(&mut self.ep, now.mono);
                 }
                 // A closed control channel disables this branch (no busy loop).
                 Some(cmd) = control.recv() => self.on_control(cmd),
@@ -232,6 +237,11 @@ impl Core {
                             self.latency_changed(change);
                         }
                     }
+                    Event::Response { id, response } if self.blf.owns(id) => {
+                        self.blf.on_response(now.mono, id, response.status);
+                        self.blf.drive(&mut self.ep, now.mono);
+                    }
+                    Event::Timeout { id } if self.blf.owns(id) => self.blf.on_timeout(id),
                     Event::Timeout { id } if self.qualify.owns(id) => {
                         let change = self.qualify.finished(now.mono, id, false);
                         self.latency_changed(change);
@@ -290,6 +300,8 @@ impl Core {
         if req.to_tag().is_some() || req.method == Method::Ack {
             if self.engine.owns_dialog(req.call_id()) {
                 self.engine.on_in_dialog(&mut self.ep, now, id, req);
+            } else if let (Some(id), true) = (id, self.blf.owns_dialog(&req)) {
+                self.subscribe(now, id, req, peer);
             } else if let Some(id) = id {
                 self.reply(now, id, &req, 481, "Call/Transaction Does Not Exist");
             }
@@ -309,7 +321,8 @@ impl Core {
                 r.headers.push("Accept", "application/sdp");
                 let _ = self.ep.respond(now.mono, id, r);
             }
-            Method::Subscribe | Method::Publish => self.reply(now, id, &req, 489, "Bad Event"),
+            Method::Subscribe => self.subscribe(now, id, req, peer),
+            Method::Publish => self.reply(now, id, &req, 489, "Bad Event"),
             _ => {
                 let mut r = Response::for_request(&req, 405, "Method Not Allowed");
                 r.set_to_tag(&sip_core::transaction::random_token(10));
@@ -365,7 +378,18 @@ impl Core {
     }
 
     fn on_lamp(&mut self, change: LampChange) {
+        let now = Instant::now();
+        self.blf.on_lamp(now, &change, &self.dir);
+        self.blf.drive(&mut self.ep, now);
         let _ = self.bus.send(BusEvent::Lamp(change));
+    }
+
+    /// A SUBSCRIBE (new, refresh or unsubscribe) for the BLF.
+    fn subscribe(&mut self, now: Now, id: TxnId, req: Request, peer: Peer) {
+        let (dir, lamps) = (&self.dir, &self.lamps);
+        self.blf
+            .on_subscribe(now, id, &req, peer, dir, &mut self.guard, lamps);
+        self.blf.drive(&mut self.ep, now.mono);
     }
 
     /// A registration appeared, moved or went away: report the device and the lamp.

@@ -5,6 +5,7 @@
 //! the SIP transaction endpoint, the `directory`, the `registrar` and the `calls` engine;
 //! `sip_io` and `media` are thin tokio shells around sockets; `store` is the database.
 
+pub mod blf;
 pub mod calls;
 pub mod cli;
 pub mod config;

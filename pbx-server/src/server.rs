@@ -107,6 +107,7 @@ pub async fn start(
             settings.qualify_s,
         ))),
         lamps: crate::lamps::LampModel::new(),
+        blf: crate::blf::Blf::new(local, &tenant, crate::blf::Limits::default()),
         bus: bus_tx,
     };
     let handle = tokio::spawn({

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+pub mod blf;
 pub mod cti;
 pub mod pcap;
 

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod baresip;
+mod blf;
 mod calls;
 mod control;
 mod crash;
