@@ -14,4 +14,5 @@ pub use msg::{MessageExt, Method, Request, Response, SipMessage};
 pub use transport::{Peer, Transport};
 
 /// Methods the PBX answers; used in `Allow` headers.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER, SUBSCRIBE, NOTIFY, REFER";
+pub const ALLOW: &str =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER, SUBSCRIBE, NOTIFY, REFER";

@@ -9,6 +9,7 @@
 pub mod blf;
 pub mod cti;
 pub mod pcap;
+pub mod proxy;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};

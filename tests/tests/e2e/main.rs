@@ -10,6 +10,7 @@ mod calls;
 mod control;
 mod crash;
 mod cti;
+mod cti_core;
 mod malformed;
 mod postgres;
 mod register;
