@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine: installs what it needs, then runs
 # formatting, lints, Rust unit and integration tests (SQLite and PostgreSQL), the
-# end-to-end tests against real SIP peers, and a bounded fuzz run of the SIP parser.
+# end-to-end tests against real SIP peers, and bounded fuzz runs of the SIP parser and the CTI frames.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +32,7 @@ log=$(mktemp)
 scripts/with-postgres.sh cargo test --workspace -- --test-threads="${TEST_THREADS:-4}" 2>&1 | tee "$log"
 
 echo "== fuzz (bounded)"
-scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
+scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 
 # One closing line for the whole suite (cargo's last line is often a crate with no doc tests).
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
