@@ -1,11 +1,14 @@
 //! The B2BUA engine: the call table, its indexes and the entry points the core calls.
 //! What happens to a call is split by concern:
-//! - [`routing`]: new INVITEs, the numbering plan with services (DND, forwards) and overflow,
-//!   forks and their answers;
+//! - [`invite`]: new INVITEs (authentication, account checks, the record);
+//! - [`routing`]: the numbering plan with services (DND, forwards) and overflow;
+//! - [`forks`]: INVITEs to devices and their answers;
 //! - [`indialog`]: requests inside established dialogs, hang-ups, PBX re-INVITEs;
 //! - [`ops`]: call-control operations from the CTI and the REST API (docs/decisions/007).
 
+mod forks;
 mod indialog;
+mod invite;
 mod ops;
 mod routing;
 #[cfg(test)]

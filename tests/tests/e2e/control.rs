@@ -4,6 +4,7 @@
 //! on the SIP the phones see and on the call record.
 
 use centralino_e2e::cti::CtiClient;
+use centralino_e2e::pcap::{Capture, Datagram};
 use centralino_e2e::{free_media_port, free_udp_port, refused_scenario, register, uas, Pbx, Sipp};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -67,6 +68,23 @@ fn steps(record: &Value) -> Vec<(String, String)> {
 
 fn pair(a: &str, b: &str) -> (String, String) {
     (a.to_string(), b.to_string())
+}
+
+/// Captures the RTP the PBX relays (its RTP range).
+fn relay_capture(pbx: &Pbx, dir: &std::path::Path) -> Capture {
+    Capture::start(
+        dir,
+        &format!("udp and portrange {}-{}", pbx.rtp.0, pbx.rtp.1),
+    )
+}
+
+/// Packets of payload type `pt` the relay sent to `port`.
+fn relayed_to(pbx: &Pbx, packets: &[Datagram], port: u16, pt: u8) -> usize {
+    let relay = |p: u16| (pbx.rtp.0..=pbx.rtp.1).contains(&p);
+    packets
+        .iter()
+        .filter(|d| relay(d.src.port()) && d.dst.port() == port && d.rtp_payload_type() == Some(pt))
+        .count()
 }
 
 fn wait_ok(name: &str, child: centralino_e2e::SippChild) {
@@ -231,10 +249,13 @@ fn blind_transfer_from_the_cti_connects_the_caller_to_the_target() {
     register(&pbx, "203", p203);
     // 202 answers, then gets the PBX's BYE when it transfers; 203 answers and gets the
     // caller's BYE at the end.
+    let (m201, m203) = (free_media_port(), free_media_port());
+    let tmp = tempfile::tempdir().unwrap();
+    let cap = relay_capture(&pbx, tmp.path());
     let transferor = uas(&pbx, "uas_answer.xml", p202, free_media_port(), 1);
-    let target = uas(&pbx, "uas_answer.xml", p203, free_media_port(), 1);
+    let target = uas(&pbx, "uas_answer.xml", p203, m203, 1);
     let calling = caller(&pbx, "uac_call.xml", "201", "202")
-        .args(&["-d", "5000"])
+        .args(&["-d", "5000", "-mp", &m201.to_string()])
         .spawn();
     let id = connected_call(&mut c, "202");
     ok(
@@ -244,6 +265,19 @@ fn blind_transfer_from_the_cti_connects_the_caller_to_the_target() {
     wait_ok("transferor 202", transferor);
     wait_ok("caller 201", calling);
     wait_ok("target 203", target);
+    let packets = cap.finish();
+    // The caller's G.711 A-law (7 s long) reaches the target through the same relay, and
+    // the target's tone reaches the caller.
+    let to_target = relayed_to(&pbx, &packets, m203, 8);
+    assert!(
+        to_target >= 50,
+        "203 got {to_target} PCMA packets from the caller"
+    );
+    let to_caller = relayed_to(&pbx, &packets, m201, 0);
+    assert!(
+        to_caller >= 150,
+        "201 got {to_caller} PCMU packets (mostly 203's)"
+    );
     let r = &pbx.closed_cdrs(1)[0];
     assert_eq!(r["status"], "OK", "{r:#}");
     assert_eq!(r["caller"], "201");
@@ -262,9 +296,11 @@ fn attended_transfer_from_the_cti_joins_the_two_other_parties() {
     let (p202, p203) = (free_udp_port(), free_udp_port());
     register(&pbx, "202", p202);
     register(&pbx, "203", p203);
-    let kept = uas(&pbx, "uas_answer.xml", p202, free_media_port(), 1);
+    let (m202, m203) = (free_media_port(), free_media_port());
+    let tmp = tempfile::tempdir().unwrap();
+    let kept = uas(&pbx, "uas_answer.xml", p202, m202, 1);
     // 203 gets one re-INVITE pointing its media at the first call's relay.
-    let consulted = uas(&pbx, "uas_reinvite.xml", p203, free_media_port(), 1);
+    let consulted = uas(&pbx, "uas_reinvite.xml", p203, m203, 1);
     let first = caller(&pbx, "uac_wait_bye.xml", "201", "202").spawn();
     let x = connected_call(&mut c201, "202");
     let second = caller(&pbx, "uac_wait_bye.xml", "201", "203").spawn();
@@ -282,6 +318,19 @@ fn attended_transfer_from_the_cti_joins_the_two_other_parties() {
             && e["call"]["id"] == x.as_str()
             && e["call"]["caller"]["number"] == "203"
     });
+    // Both now stream PCMU tones to each other through the first call's relay (before the
+    // transfer each only heard 201's PCMA).
+    let cap = relay_capture(&pbx, tmp.path());
+    std::thread::sleep(Duration::from_secs(2));
+    let packets = cap.finish();
+    let (to202, to203) = (
+        relayed_to(&pbx, &packets, m202, 0),
+        relayed_to(&pbx, &packets, m203, 0),
+    );
+    assert!(
+        to202 >= 50 && to203 >= 50,
+        "PCMU relayed: to 202 {to202}, to 203 {to203}"
+    );
     ok(&mut c202, json!({"name": "hangup", "call": x}));
     wait_ok("kept 202", kept);
     wait_ok("consulted 203", consulted);
@@ -313,15 +362,29 @@ fn click_to_call_from_the_cti_rings_the_user_first_with_late_offer() {
     assert_eq!(r["type"], "error", "{r}");
 
     // uas_late_offer.xml checks: no SDP in the INVITE, "c2c: 202" shown, answer in the ACK.
-    let me = uas(&pbx, "uas_late_offer.xml", p201, free_media_port(), 1);
-    let callee = uas(&pbx, "uas_answer.xml", p202, free_media_port(), 1);
+    let (m201, m202) = (free_media_port(), free_media_port());
+    let tmp = tempfile::tempdir().unwrap();
+    let cap = relay_capture(&pbx, tmp.path());
+    let me = uas(&pbx, "uas_late_offer.xml", p201, m201, 1);
+    let callee = uas(&pbx, "uas_answer.xml", p202, m202, 1);
     let r = ok(&mut c, json!({"name": "dial", "number": "202"}));
     let id = r["data"]["call"].as_str().unwrap().to_string();
     assert_eq!(connected_call(&mut c, "202"), id);
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_secs(2));
     ok(&mut c, json!({"name": "hangup", "call": id}));
     wait_ok("201 (requester)", me);
     wait_ok("202 (callee)", callee);
+    // Media flows both ways through the relay: the offer from 201's 2xx and the answer in
+    // our ACK were right.
+    let packets = cap.finish();
+    let (to201, to202) = (
+        relayed_to(&pbx, &packets, m201, 0),
+        relayed_to(&pbx, &packets, m202, 0),
+    );
+    assert!(
+        to201 >= 50 && to202 >= 50,
+        "PCMU relayed: to 201 {to201}, to 202 {to202}"
+    );
     let r = &pbx.closed_cdrs(1)[0];
     assert_eq!(r["unique_id"], id.as_str());
     assert_eq!(r["status"], "OK", "{r:#}");
