@@ -46,6 +46,13 @@ pub enum Command {
         /// `field=value` pairs.
         settings: Vec<String>,
     },
+    /// Set a user's password, read from standard input.
+    SetPassword {
+        /// Username.
+        username: String,
+        /// Tenant domain.
+        domain: String,
+    },
     /// Change extension settings.
     SetExtension {
         /// Extension number.
@@ -143,6 +150,29 @@ pub async fn dispatch(
         Command::SeedDemo => {
             let store = open(&data_dir, &database_url).await?;
             store.seed_demo().await?;
+            store.ensure_predefined_users().await?;
+            Ok(())
+        }
+        Command::SetPassword { username, domain } => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from standard input")?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            anyhow::ensure!(
+                password.chars().count() >= 8,
+                "the password must have at least 8 characters"
+            );
+            anyhow::ensure!(
+                password != crate::store::DEFAULT_ADMIN_PASSWORD,
+                "the password must differ from the factory one"
+            );
+            let store = open(&data_dir, &database_url).await?;
+            store.ensure_predefined_users().await?;
+            store
+                .set_password_by_username(&domain, &username, password)
+                .await
+                .with_context(|| format!("setting the password of {username}@{domain}"))?;
             Ok(())
         }
         Command::AddAccount {
@@ -195,8 +225,8 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let (bound, handle) = server::start(settings, rx).await?;
     // One machine-readable line on stdout: tests and scripts read the ports from it.
     println!(
-        "READY sip={} http={} cti={}",
-        bound.sip, bound.http, bound.cti
+        "READY sip={} http={} cti={} https={}",
+        bound.sip, bound.http, bound.cti, bound.https
     );
     tracing::info!(sip = %bound.sip, http = %bound.http, "Centralino PBX running");
     let _ = std::io::stdout().flush();

@@ -19,6 +19,12 @@ pub struct Settings {
     pub sip_port: u16,
     /// HTTP port; 0 lets the OS choose.
     pub http_port: u16,
+    /// HTTPS port (same routes as HTTP); 0 lets the OS choose.
+    pub https_port: u16,
+    /// PEM certificate chain for TLS; `None` = the data dir's (self-signed when generated).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS, given with `tls_cert`.
+    pub tls_key: Option<PathBuf>,
     /// CTI port (newline-delimited JSON over TCP); 0 lets the OS choose.
     pub cti_port: u16,
     /// Seconds between OPTIONS pings to registered devices (0: off).

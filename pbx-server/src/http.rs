@@ -37,6 +37,8 @@ pub struct HttpState {
     pub media: Arc<MediaMetrics>,
     /// Status snapshot.
     pub status: Arc<Mutex<StatusSnapshot>>,
+    /// The REST API under `/rest`.
+    pub rest: crate::rest::RestState,
 }
 
 /// The router.
@@ -45,6 +47,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/", get(index))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
+        .nest("/rest", crate::rest::router(state.rest.clone()))
         .with_state(state)
 }
 

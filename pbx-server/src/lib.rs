@@ -19,9 +19,11 @@ pub mod lamps;
 pub mod media;
 pub mod qualify;
 pub mod registrar;
+pub mod rest;
 pub mod server;
 pub mod sip_io;
 pub mod store;
+pub mod tls;
 
 /// Our User-Agent / Server header.
 pub const USER_AGENT: &str = concat!("Centralino/", env!("CARGO_PKG_VERSION"));

@@ -39,6 +39,17 @@ enum Cmd {
         /// HTTP port; 0 picks a free one.
         #[arg(long, env = "CENTRALINO_HTTP_PORT", default_value_t = 8080)]
         http_port: u16,
+        /// HTTPS port (web and REST API over TLS); 0 picks a free one. Default 8443, or a
+        /// free port when --http-port is 0.
+        #[arg(long, env = "CENTRALINO_HTTPS_PORT")]
+        https_port: Option<u16>,
+        /// PEM certificate (chain) for HTTPS; default: `<data dir>/tls/cert.pem`, self-signed
+        /// on first start.
+        #[arg(long, env = "CENTRALINO_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key for --tls-cert.
+        #[arg(long, env = "CENTRALINO_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
         /// CTI port (newline-delimited JSON over TCP); 0 picks a free one.
         #[arg(long, env = "CENTRALINO_CTI_PORT", default_value_t = 5039)]
         cti_port: u16,
@@ -99,6 +110,14 @@ enum Cmd {
         /// `field=value` pairs.
         settings: Vec<String>,
     },
+    /// Set a user's password (read from the first line of standard input).
+    SetPassword {
+        /// Username (e.g. `admin`).
+        username: String,
+        /// Tenant domain.
+        #[arg(long, default_value = "default")]
+        domain: String,
+    },
     /// Change a setting of an extension (`ring_timeout_s=5`, `overflow_noanswer=extension:202`,
     /// `busy_level=1`, ...); an empty value (`busy_level=`) goes back to the template.
     SetExtension {
@@ -147,6 +166,9 @@ impl From<Cmd> for pbx_server::cli::Command {
                 advertise,
                 sip_port,
                 http_port,
+                https_port,
+                tls_cert,
+                tls_key,
                 cti_port,
                 cti_replay_events,
                 qualify_interval,
@@ -161,6 +183,10 @@ impl From<Cmd> for pbx_server::cli::Command {
                 advertised: advertise,
                 sip_port,
                 http_port,
+                // Tests ask for any HTTP port; a fixed HTTPS default would collide there.
+                https_port: https_port.unwrap_or(if http_port == 0 { 0 } else { 8443 }),
+                tls_cert,
+                tls_key,
                 cti_port,
                 cti_replay_events,
                 qualify_s: qualify_interval,
@@ -173,6 +199,7 @@ impl From<Cmd> for pbx_server::cli::Command {
             Cmd::Locations => Command::Locations,
             Cmd::SetExtension { number, settings } => Command::SetExtension { number, settings },
             Cmd::SeedDemo => Command::SeedDemo,
+            Cmd::SetPassword { username, domain } => Command::SetPassword { username, domain },
             Cmd::SetUser { username, settings } => Command::SetUser { username, settings },
             Cmd::SetAccount { username, settings } => Command::SetAccount { username, settings },
             Cmd::AddAccount {

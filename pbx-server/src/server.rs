@@ -24,6 +24,8 @@ pub struct Bound {
     pub http: SocketAddr,
     /// CTI over TCP.
     pub cti: SocketAddr,
+    /// HTTPS (the HTTP routes over TLS).
+    pub https: SocketAddr,
 }
 
 /// The runtime relay tasks run on: its own thread, so thousands of RTP wake-ups per second
@@ -48,6 +50,15 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let store = Store::connect(&settings.database_url()).await?;
     if settings.demo {
         store.seed_demo().await?;
+    }
+    store.ensure_predefined_users().await?;
+    if !settings.demo {
+        for u in store.users_on_default_password().await? {
+            tracing::warn!(
+                "{u} still has the factory password: the REST API refuses it until it is changed \
+                 (pbx-server set-password, or PUT /rest/me/password)"
+            );
+        }
     }
     let closed = store.cdr_recover_open(wall_ms()).await?;
     if closed > 0 {
@@ -139,12 +150,26 @@ pub async fn start(
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::new(settings.bind, settings.http_port)).await?;
     let http_addr = listener.local_addr()?;
+    let tls_config = crate::tls::server_config(&settings)?;
+    let https_listener =
+        tokio::net::TcpListener::bind(SocketAddr::new(settings.bind, settings.https_port)).await?;
+    let https_addr = https_listener.local_addr()?;
     let app = http::router(HttpState {
         core: metrics,
         media: media_metrics,
         status,
+        rest: crate::rest::RestState::new(store.clone(), settings.demo),
     })
     .merge(crate::cti::listen::router(hub));
+    tokio::spawn({
+        let (app, shutdown) = (app.clone(), shutdown.clone());
+        async move {
+            if let Err(e) = crate::tls::serve_https(https_listener, tls_config, app, shutdown).await
+            {
+                tracing::error!(error = %e, "https server failed");
+            }
+        }
+    });
     let mut http_shutdown = shutdown.clone();
     tokio::spawn(async move {
         let serve = axum::serve(
@@ -163,6 +188,7 @@ pub async fn start(
             sip: sip_addr,
             http: http_addr,
             cti: cti_addr,
+            https: https_addr,
         },
         handle,
     ))

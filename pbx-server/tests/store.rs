@@ -1014,3 +1014,161 @@ async fn cdr_recovery_closes_only_open_records() {
         db.finish().await;
     }
 }
+
+#[tokio::test]
+async fn rest_salt_digest_passwords_and_predefined_users() {
+    use pbx_server::store::rest_digest_password;
+    for db in backends().await {
+        let (name, s) = (db.name, &db.store);
+        let salt = s.rest_salt("default").await.unwrap().unwrap();
+        assert_eq!(salt.len(), 32, "{name}: {salt}");
+        assert!(salt.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(
+            s.rest_salt("default").await.unwrap().as_deref(),
+            Some(salt.as_str())
+        );
+        assert_eq!(s.rest_salt("nowhere.example").await.unwrap(), None);
+
+        assert_eq!(s.ensure_predefined_users().await.unwrap(), 4, "{name}");
+        assert_eq!(
+            s.ensure_predefined_users().await.unwrap(),
+            0,
+            "{name}: idempotent"
+        );
+        let admin = s.api_credential("default", "admin").await.unwrap().unwrap();
+        assert_eq!(
+            (
+                admin.user.role.as_str(),
+                admin.user.api_access,
+                admin.user.gui_access
+            ),
+            ("admin", true, true)
+        );
+        assert!(admin.on_default_password(), "{name}");
+        assert_eq!(
+            admin.digest_password.as_deref(),
+            Some(rest_digest_password("admin", &salt).as_str())
+        );
+        assert!(s
+            .verify_user_password("default", "admin", "admin")
+            .await
+            .unwrap()
+            .is_some());
+        for optional in ["privacyadmin", "phonebook", "click2call"] {
+            let c = s
+                .api_credential("default", optional)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(
+                !c.user.api_access && !c.user.gui_access,
+                "{name}: {optional}"
+            );
+            assert!(
+                !c.on_default_password(),
+                "{name}: {optional} has a random password"
+            );
+            assert_eq!(c.user.privacy, optional == "privacyadmin");
+        }
+        assert_eq!(
+            s.users_on_default_password().await.unwrap(),
+            vec!["admin@default".to_string()]
+        );
+
+        s.set_password_by_username("default", "admin", "n3w-s3cret")
+            .await
+            .unwrap();
+        let admin = s.api_credential("default", "admin").await.unwrap().unwrap();
+        assert!(!admin.on_default_password());
+        assert_eq!(
+            admin.digest_password.as_deref(),
+            Some(rest_digest_password("n3w-s3cret", &salt).as_str())
+        );
+        assert!(s
+            .verify_user_password("default", "admin", "n3w-s3cret")
+            .await
+            .unwrap()
+            .is_some());
+        assert!(s.users_on_default_password().await.unwrap().is_empty());
+        assert!(matches!(
+            s.set_password_by_username("default", "nobody", "whatever1")
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+
+        // A new tenant gets its own salt and its own predefined users.
+        let b = s.create_tenant("b.example", "B").await.unwrap();
+        let b_salt = s.rest_salt("b.example").await.unwrap().unwrap();
+        assert_ne!(b_salt, salt);
+        let b_admin = s
+            .api_credential("b.example", "admin")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(b_admin.user.tenant_id, b.id);
+        assert!(b_admin.on_default_password(), "{name}");
+
+        // Created users get a digest too.
+        let ext = s
+            .create_extension(&NewExtension {
+                number: "300".into(),
+                first_name: "Ada".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        s.create_sip_account(&NewSipAccount {
+            extension_id: ext,
+            username: "300a".into(),
+            password: "pw-300a".into(),
+            enabled: true,
+            template: None,
+            overrides: AccountOverrides::default(),
+        })
+        .await
+        .unwrap();
+        s.create_user(&NewUser {
+            username: "ada".into(),
+            password: "ada-pass".into(),
+            extension_id: Some(ext),
+            api_access: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let ada = s.api_credential("default", "ada").await.unwrap().unwrap();
+        assert_eq!(
+            ada.digest_password.as_deref(),
+            Some(rest_digest_password("ada-pass", &salt).as_str())
+        );
+        assert_eq!(ada.user.extension.as_deref(), Some("300"));
+
+        // Listings are per tenant.
+        let default_id = s.default_tenant().await.unwrap().id;
+        let all = s.extension_listing(default_id, None).await.unwrap();
+        assert_eq!(all.len(), 1, "{name}");
+        assert_eq!(all[0].extension.number, "300");
+        assert_eq!(all[0].template, "Default");
+        assert_eq!(all[0].accounts.len(), 1);
+        assert_eq!(all[0].accounts[0].1, "300a");
+        assert_eq!(
+            s.extension_listing(default_id, Some("300"))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(s
+            .extension_listing(default_id, Some("301"))
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(s.extension_listing(b.id, None).await.unwrap().is_empty());
+        assert!(s
+            .extension_listing(b.id, Some("300"))
+            .await
+            .unwrap()
+            .is_empty());
+        db.finish().await;
+    }
+}

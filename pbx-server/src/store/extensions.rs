@@ -142,7 +142,7 @@ pub(crate) async fn create_extension_on(
     Ok(row.try_get("id")?)
 }
 
-fn extension_from(r: &AnyRow) -> Result<Extension> {
+pub(super) fn extension_from(r: &AnyRow) -> Result<Extension> {
     Ok(Extension {
         id: r.try_get("id")?,
         tenant_id: r.try_get("tenant_id")?,

@@ -7,6 +7,7 @@
 //! which resolves templates; the call engine keeps that picture in memory.
 
 mod accounts;
+mod api;
 mod cdr;
 mod cdr_sql;
 mod directory;
@@ -20,6 +21,7 @@ mod tenants;
 mod user_fields;
 mod users;
 
+pub use api::{rest_digest_password, ApiCredential, ExtensionListing, DEFAULT_ADMIN_PASSWORD};
 pub use cdr::{CdrDetail, CdrRecord};
 pub use cdr_sql::RECOVERED_CAUSE;
 pub use directory::{AccountConfig, AccountRow, Directory, ExtensionConfig, ExtensionRow};

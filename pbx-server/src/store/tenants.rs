@@ -22,7 +22,7 @@ impl Store {
         Ok(t)
     }
 
-    /// Creates a tenant (domain = SIP realm) with its `Default` templates.
+    /// Creates a tenant (domain = SIP realm) with its `Default` templates and predefined users.
     pub async fn create_tenant(&self, domain: &str, name: &str) -> Result<Tenant> {
         super::fields::non_empty("tenant domain", domain)?;
         let mut tx = self.pool.begin().await?;
@@ -34,6 +34,7 @@ impl Store {
             .try_get("id")?;
         default_templates_on(&mut tx, id).await?;
         tx.commit().await?;
+        self.ensure_predefined_users_of(id).await?;
         Ok(Tenant {
             id,
             domain: domain.to_string(),

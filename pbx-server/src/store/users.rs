@@ -123,11 +123,16 @@ impl Store {
     /// Replaces a user's password.
     pub async fn set_user_password(&self, user_id: i64, password: &str) -> Result<()> {
         let hash = hash_password(password).await?;
-        let done = sqlx::query("UPDATE app_user SET password_hash = $1 WHERE id = $2")
-            .bind(hash)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
+        let mut c = self.pool.acquire().await?;
+        let digest = super::api::user_digest_password_on(&mut c, user_id, password).await?;
+        let done = sqlx::query(
+            "UPDATE app_user SET password_hash = $1, digest_password = $2 WHERE id = $3",
+        )
+        .bind(hash)
+        .bind(digest)
+        .bind(user_id)
+        .execute(&mut *c)
+        .await?;
         super::tenants::found(done.rows_affected(), || format!("user {user_id}"))
     }
 
@@ -233,7 +238,7 @@ async fn seed_on(conn: &mut AnyConnection, tenant_id: i64, hashes: &[String]) ->
     Ok(())
 }
 
-async fn insert_user_on(
+pub(super) async fn insert_user_on(
     conn: &mut AnyConnection,
     tenant_id: i64,
     u: &NewUser,
@@ -253,9 +258,10 @@ async fn insert_user_on(
             )));
         }
     }
+    let digest = super::api::digest_password_on(conn, tenant_id, &u.password).await?;
     let row = sqlx::query(
         "INSERT INTO app_user (tenant_id, username, password_hash, extension_id, gui_access, cti_access, \
-         api_access, role) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+         api_access, role, digest_password) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(tenant_id)
     .bind(&u.username)
@@ -265,13 +271,14 @@ async fn insert_user_on(
     .bind(int(u.cti_access))
     .bind(int(u.api_access))
     .bind(&u.role)
+    .bind(digest)
     .fetch_one(&mut *conn)
     .await?;
     Ok(row.try_get("id")?)
 }
 
 /// Argon2id with a random salt, off the async workers (tens of milliseconds of CPU).
-async fn hash_password(password: &str) -> Result<String> {
+pub(super) async fn hash_password(password: &str) -> Result<String> {
     if password.is_empty() {
         return Err(StoreError::Invalid("empty password".into()));
     }

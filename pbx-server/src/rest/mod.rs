@@ -1,0 +1,210 @@
+//! The REST API under `/rest/`, compatible with the seed's (docs/rest-api.md).
+//!
+//! `auth` is the sans-IO `X-authenticate` verifier, `throttle` the per-address failure
+//! counter, `session` the extractor that runs both for every authenticated handler. HTTP
+//! errors live here ([`ApiError`]); the store knows nothing of HTTP.
+
+pub mod auth;
+mod extensions;
+mod me;
+pub mod session;
+pub mod throttle;
+
+use crate::store::{Store, StoreError};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Shared state of the REST handlers. Cheap to clone.
+#[derive(Clone)]
+pub struct RestState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    /// Demo mode: the factory `admin` password is accepted.
+    demo: bool,
+    /// Short critical sections only (a map lookup and insert), never held across `.await`.
+    nonces: Mutex<auth::NonceCache>,
+    throttle: Mutex<throttle::Throttle>,
+}
+
+impl RestState {
+    /// State over `store`; `demo` accepts the factory `admin` password.
+    pub fn new(store: Store, demo: bool) -> RestState {
+        RestState {
+            inner: Arc::new(Inner {
+                store,
+                demo,
+                nonces: Mutex::new(auth::NonceCache::new()),
+                throttle: Mutex::new(throttle::Throttle::new()),
+            }),
+        }
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub(crate) fn demo(&self) -> bool {
+        self.inner.demo
+    }
+
+    pub(crate) fn nonces(&self) -> MutexGuard<'_, auth::NonceCache> {
+        self.inner
+            .nonces
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn throttle(&self) -> MutexGuard<'_, throttle::Throttle> {
+        self.inner
+            .throttle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The router, to be nested under `/rest` (in a router of any state).
+pub fn router<S: Clone + Send + Sync + 'static>(state: RestState) -> Router<S> {
+    Router::new()
+        .route("/salt/{domain}", get(salt))
+        .route("/extension", get(extensions::list))
+        .route("/extension/{number}", get(extensions::one))
+        .route("/me/password", put(me::change_password))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// What a REST request can fail with. Each maps to one status and a JSON body
+/// `{"error": "<code>", "message": "<text>"}`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Authentication failed, whatever the reason (the reason is only logged).
+    #[error("authentication failed")]
+    Unauthorized,
+    /// Too many failed authentications from this address; retry after the duration.
+    #[error("too many failed authentications; retry later")]
+    Throttled(Duration),
+    /// The user still has the factory password and the server is not in demo mode.
+    #[error("password change required: PUT /rest/me/password or `pbx-server set-password`")]
+    PasswordChangeRequired,
+    /// Authenticated, but not allowed to do this.
+    #[error("forbidden")]
+    Forbidden,
+    /// No such resource.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The request is not acceptable.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// Already exists.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Temporarily unable to serve (e.g. the nonce cache is full).
+    #[error("service unavailable")]
+    Unavailable,
+    /// A fault on our side (already logged).
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::PasswordChangeRequired | ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Throttled(_) => "too_many_requests",
+            ApiError::PasswordChangeRequired => "password_change_required",
+            ApiError::Forbidden => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::Unavailable => "unavailable",
+            ApiError::Internal => "internal",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Json(serde_json::json!({
+            "error": self.code(),
+            "message": self.to_string(),
+        }));
+        let mut resp = (self.status(), body).into_response();
+        match &self {
+            ApiError::Unauthorized => {
+                resp.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(auth::SCHEME),
+                );
+            }
+            ApiError::Throttled(wait) => {
+                let secs = wait.as_secs().max(1);
+                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                    resp.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => ApiError::NotFound(what),
+            StoreError::Invalid(what) => ApiError::BadRequest(what),
+            StoreError::Duplicate(what) => ApiError::Conflict(what),
+            other => {
+                tracing::error!(error = %other, "rest: store failure");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+/// `GET /rest/salt/{domain}`, anonymous: the tenant's salt. Plain text (the bare salt) by
+/// default; `{"salt": "..."}` when the client accepts JSON and not text.
+async fn salt(
+    State(s): State<RestState>,
+    Path(domain): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let salt = s
+        .store()
+        .rest_salt(&domain)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("domain {domain}")))?;
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if accept.contains("application/json") && !accept.contains("text/plain") {
+        return Ok(Json(serde_json::json!({ "salt": salt })).into_response());
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], salt).into_response())
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such API".into())
+}
