@@ -14,3 +14,4 @@ mod cti_core;
 mod malformed;
 mod postgres;
 mod register;
+mod rest;
