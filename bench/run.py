@@ -4,12 +4,14 @@
 Prints:
   * registrations/s with digest auth (SIPp REGISTER -> 401 -> REGISTER -> 200),
   * calls/s with RTP flowing (SIPp caller -> PBX -> SIPp callee, media through the relay),
-  * CPU microseconds per relayed RTP packet (process CPU time / packets relayed).
+  * CPU microseconds per relayed RTP packet (process CPU time / packets relayed),
+  * CTI event latency: SIP state change -> lamp event at 1, 100 and 1,000 CTI clients, server
+    memory per client, one slow client (bench/cti-bench, see bench/cti.md).
 
 Kamailio runs as registrar + stateful proxy with the same passwords; it relays no media, so
 the RTP figure has no Kamailio column. Everything runs on 127.0.0.1 and stops by itself.
 
-Usage: bench/run.py [--quick]   (needs sipp and kamailio; installs them with apt if missing)
+Usage: bench/run.py [--quick] [--cti-only]   (needs sipp and kamailio; installs them with apt if missing)
 """
 import json
 import os
@@ -23,6 +25,7 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK = "--quick" in sys.argv
+CTI_ONLY = "--cti-only" in sys.argv
 REG_COUNT = 2000 if QUICK else 20000
 REG_RATE = 5000 if QUICK else 20000
 CALLS = 1000 if QUICK else 5000
@@ -186,7 +189,24 @@ def bench_calls(target, tmp, calls, rate, talk_ms, concurrent=None, sample=None,
     return count(p.stdout, "Successful call"), count(p.stdout, "Failed call"), elapsed
 
 
+def bench_cti():
+    """CTI event latency: bench/cti-bench starts its own release pbx-server and prints its figures."""
+    subprocess.run(["cargo", "build", "--release", "-p", "pbx-server", "-p", "cti-bench"], cwd=ROOT, check=True)
+    release = os.path.join(ROOT, "target", "release")
+    args = [os.path.join(release, "cti-bench"), "--pbx", os.path.join(release, "pbx-server")]
+    if QUICK:
+        args += ["--rounds", "50"]
+    print("\n== CTI event latency ==", flush=True)
+    p = subprocess.run(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    print(p.stdout, flush=True)
+    if p.returncode != 0:
+        print(f"cti-bench failed (exit status {p.returncode})", flush=True)
+
+
 def main():
+    if CTI_ONLY:
+        bench_cti()
+        return
     need("sipp", "sip-tester")
     need("kamailio", "kamailio")
     subprocess.run(["cargo", "build", "--release", "-p", "pbx-server"], cwd=ROOT, check=True)
@@ -245,6 +265,7 @@ def main():
     for name, a, b in rows:
         print(f"{name:<{width}}{a:>24}  {b:>40}")
     shutil.rmtree(tmp, ignore_errors=True)
+    bench_cti()
 
 
 if __name__ == "__main__":
