@@ -8,6 +8,7 @@
 //! frames are skipped and logged.
 
 pub mod client;
+pub mod media;
 pub mod session;
 pub mod state;
 
