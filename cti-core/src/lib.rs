@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod media;
+pub mod phone;
 pub mod session;
 pub mod state;
 
