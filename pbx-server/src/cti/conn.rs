@@ -27,13 +27,33 @@ pub enum Incoming {
     TooLong,
 }
 
-/// Where frames to the client go.
+/// Where frames to the client go: `send` queues one frame, `flush` pushes what is queued
+/// out (one write for a batch of frames on a byte stream).
 pub trait FrameSink: Send {
-    /// Sends one frame.
+    /// Queues one frame.
     fn send(
         &mut self,
         frame: &str,
     ) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
+    /// Writes everything queued.
+    fn flush(&mut self) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
+}
+
+/// Longest a write to one client may block; a client that does not read is dropped then,
+/// whatever the socket buffers hold.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Frames written together at most (one system call on TCP).
+const BATCH: usize = 64;
+
+/// Sends frames and flushes them within `WRITE_TIMEOUT`; false when the client is gone or stuck.
+async fn deliver<S: FrameSink, F: AsRef<str> + Sync>(sink: &mut S, frames: &[F]) -> bool {
+    let work = async {
+        for f in frames {
+            sink.send(f.as_ref()).await?;
+        }
+        sink.flush().await
+    };
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, work).await, Ok(Ok(())))
 }
 
 /// Runs one connection until either side closes it.
@@ -51,11 +71,8 @@ pub async fn serve<S: FrameSink>(
     tracing::info!(user = %viewer.username, src = %peer, "cti client logged in");
     let viewer = Arc::new(viewer);
     let mut ok = true;
-    for f in &attached.first {
-        if sink.send(f).await.is_err() {
-            ok = false;
-            break;
-        }
+    if !deliver(&mut sink, &attached.first).await {
+        ok = false;
     }
     let (res_tx, mut res_rx) = mpsc::channel::<Frame>(COMMANDS_IN_FLIGHT);
     let mut last_in = Instant::now();
@@ -66,14 +83,21 @@ pub async fn serve<S: FrameSink>(
         tokio::select! {
             f = rx.recv() => match f {
                 Some(f) => {
-                    ok = sink.send(&f).await.is_ok();
+                    let mut batch = vec![f];
+                    while batch.len() < BATCH {
+                        match rx.try_recv() {
+                            Ok(f) => batch.push(f),
+                            Err(_) => break,
+                        }
+                    }
+                    ok = deliver(&mut sink, &batch).await;
                     last_out = Instant::now();
                 }
                 // The hub dropped us: our queue overflowed. The client resumes.
                 None => break,
             },
             Some(f) = res_rx.recv() => {
-                ok = sink.send(&f).await.is_ok();
+                ok = deliver(&mut sink, &[&f]).await;
                 last_out = Instant::now();
             }
             msg = incoming.recv() => {
@@ -81,20 +105,17 @@ pub async fn serve<S: FrameSink>(
                 match msg {
                     None => break,
                     Some(Incoming::TooLong) => {
-                        let _ = sink.send(&too_long()).await;
+                        let _ = deliver(&mut sink, &[&too_long()]).await;
                         break;
                     }
                     Some(Incoming::Text(text)) => match parse(&text) {
                         Ok(ClientMsg::Ping) => {
-                            ok = sink.send(&frame(&ServerMsg::Pong)).await.is_ok();
+                            ok = deliver(&mut sink, &[&frame(&ServerMsg::Pong)]).await;
                             last_out = Instant::now();
                         }
                         Ok(ClientMsg::Pong) => {}
                         Ok(ClientMsg::Login { .. }) => {
-                            ok = sink
-                                .send(&frame(&ServerMsg::error(None, ErrorCode::BadRequest, "already logged in")))
-                                .await
-                                .is_ok();
+                            ok = deliver(&mut sink, &[&frame(&ServerMsg::error(None, ErrorCode::BadRequest, "already logged in"))]).await;
                         }
                         Ok(ClientMsg::Command { id, command }) => {
                             // A full result queue makes this wait: back-pressure on a flood.
@@ -107,7 +128,7 @@ pub async fn serve<S: FrameSink>(
                             });
                         }
                         Err(e) => {
-                            ok = sink.send(&frame(&e)).await.is_ok();
+                            ok = deliver(&mut sink, &[&frame(&e)]).await;
                         }
                     },
                 }
@@ -118,7 +139,7 @@ pub async fn serve<S: FrameSink>(
                     tracing::info!(user = %viewer.username, src = %peer, "cti client silent too long, disconnected");
                     break;
                 }
-                ok = sink.send(&frame(&ServerMsg::Ping)).await.is_ok();
+                ok = deliver(&mut sink, &[&frame(&ServerMsg::Ping)]).await;
                 last_out = now;
             }
         }
@@ -141,7 +162,7 @@ async fn login<S: FrameSink>(
         let text = match msg {
             Incoming::Text(t) => t,
             Incoming::TooLong => {
-                let _ = sink.send(&too_long()).await;
+                let _ = deliver(sink, &[&too_long()]).await;
                 return None;
             }
         };
@@ -153,17 +174,19 @@ async fn login<S: FrameSink>(
                 resume_from,
             }) => (user, password, tenant, resume_from),
             Ok(ClientMsg::Ping) => {
-                sink.send(&frame(&ServerMsg::Pong)).await.ok()?;
+                deliver(sink, &[&frame(&ServerMsg::Pong)])
+                    .await
+                    .then_some(())?;
                 continue;
             }
             Ok(ClientMsg::Command { id, .. }) => {
                 let e = ServerMsg::error(Some(id), ErrorCode::NotLoggedIn, "log in first");
-                sink.send(&frame(&e)).await.ok()?;
+                deliver(sink, &[&frame(&e)]).await.then_some(())?;
                 continue;
             }
             Ok(ClientMsg::Pong) => continue,
             Err(e) => {
-                sink.send(&frame(&e)).await.ok()?;
+                deliver(sink, &[&frame(&e)]).await.then_some(())?;
                 continue;
             }
         };
@@ -178,7 +201,7 @@ async fn login<S: FrameSink>(
                 ErrorCode::RateLimited,
                 "too many failed logins from this address; try again in a minute",
             );
-            sink.send(&frame(&e)).await.ok()?;
+            deliver(sink, &[&frame(&e)]).await.then_some(())?;
             continue;
         }
         let found = match hub
@@ -194,7 +217,7 @@ async fn login<S: FrameSink>(
                     ErrorCode::Internal,
                     "login failed on the server; try again",
                 );
-                sink.send(&frame(&e)).await.ok()?;
+                deliver(sink, &[&frame(&e)]).await.then_some(())?;
                 continue;
             }
         };
@@ -209,7 +232,7 @@ async fn login<S: FrameSink>(
                 tracing::warn!("security: cti login failed user={user} src={}", peer.ip());
                 hub.login_failed(peer.ip());
                 let e = ServerMsg::error(None, ErrorCode::AuthFailed, "wrong user or password");
-                sink.send(&frame(&e)).await.ok()?;
+                deliver(sink, &[&frame(&e)]).await.then_some(())?;
             }
         }
     }

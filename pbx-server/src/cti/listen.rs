@@ -16,6 +16,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 
+/// Kernel send buffer of a CTI TCP connection.
+const CTI_SEND_BUFFER: usize = 64 * 1024;
 /// Incoming frames buffered per connection before the reader stops reading the socket.
 const INCOMING: usize = 64;
 
@@ -39,6 +41,9 @@ pub async fn serve_tcp(
             }
         };
         let _ = stream.set_nodelay(true);
+        // A small kernel buffer: a client that stops reading fills its bounded queue (and is
+        // dropped) after ~64 KiB instead of after megabytes of stale events.
+        let _ = socket2::SockRef::from(&stream).set_send_buffer_size(CTI_SEND_BUFFER);
         let hub = hub.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
@@ -59,13 +64,24 @@ pub mod tokio_rustls_acceptor {
     pub type Acceptor = tokio_rustls::TlsAcceptor;
 }
 
-struct LineSink<W>(W);
+/// Frames as lines, gathered so that a batch is one write.
+struct LineSink<W> {
+    out: W,
+    buf: Vec<u8>,
+}
 
 impl<W: AsyncWrite + Unpin + Send> FrameSink for LineSink<W> {
     async fn send(&mut self, frame: &str) -> std::io::Result<()> {
-        self.0.write_all(frame.as_bytes()).await?;
-        self.0.write_all(b"\n").await?;
-        self.0.flush().await
+        self.buf.extend_from_slice(frame.as_bytes());
+        self.buf.push(b'\n');
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        let res = self.out.write_all(&self.buf).await;
+        self.buf.clear();
+        res?;
+        self.out.flush().await
     }
 }
 
@@ -90,7 +106,16 @@ where
             }
         }
     });
-    serve(hub, peer, rx, LineSink(write)).await;
+    serve(
+        hub,
+        peer,
+        rx,
+        LineSink {
+            out: write,
+            buf: Vec::new(),
+        },
+    )
+    .await;
     reader.abort();
 }
 
@@ -116,9 +141,13 @@ struct WsSink(futures_util::stream::SplitSink<WebSocket, Message>);
 impl FrameSink for WsSink {
     async fn send(&mut self, frame: &str) -> std::io::Result<()> {
         self.0
-            .send(Message::Text(frame.into()))
+            .feed(Message::Text(frame.into()))
             .await
             .map_err(std::io::Error::other)
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().await.map_err(std::io::Error::other)
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod api;
+mod argon;
 mod cdr;
 mod cdr_sql;
 mod directory;

@@ -103,10 +103,11 @@ impl Store {
         let password = password.to_string();
         let (user, hash) = match found {
             Some((u, h)) => (Some(u), h),
-            // Spend the same time on unknown users as on known ones.
-            None => (None, hash_password("timing-equaliser").await?),
+            // Spend the same time on unknown users as on known ones: verify against a hash
+            // made once.
+            None => (None, equaliser_hash().await?),
         };
-        let ok = tokio::task::spawn_blocking(move || {
+        let ok = super::argon::run(move || {
             PasswordHash::new(&hash)
                 .map(|parsed| {
                     Argon2::default()
@@ -115,8 +116,7 @@ impl Store {
                 })
                 .unwrap_or(false)
         })
-        .await
-        .map_err(|_| StoreError::Hash)?;
+        .await?;
         Ok(user.filter(|_| ok))
     }
 
@@ -283,13 +283,20 @@ pub(super) async fn hash_password(password: &str) -> Result<String> {
         return Err(StoreError::Invalid("empty password".into()));
     }
     let password = password.to_string();
-    tokio::task::spawn_blocking(move || {
+    super::argon::run(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
             .map_err(|_| StoreError::Hash)
     })
-    .await
-    .map_err(|_| StoreError::Hash)?
+    .await?
+}
+
+/// A hash of a throwaway password, made once, that unknown users are verified against.
+async fn equaliser_hash() -> Result<String> {
+    static HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    HASH.get_or_try_init(|| hash_password("timing-equaliser"))
+        .await
+        .cloned()
 }
