@@ -225,8 +225,8 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let (bound, handle) = server::start(settings, rx).await?;
     // One machine-readable line on stdout: tests and scripts read the ports from it.
     println!(
-        "READY sip={} http={} cti={} https={}",
-        bound.sip, bound.http, bound.cti, bound.https
+        "READY sip={} http={} cti={} https={} cti_tls={}",
+        bound.sip, bound.http, bound.cti, bound.https, bound.cti_tls
     );
     tracing::info!(sip = %bound.sip, http = %bound.http, "Centralino PBX running");
     let _ = std::io::stdout().flush();

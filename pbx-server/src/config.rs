@@ -27,6 +27,8 @@ pub struct Settings {
     pub tls_key: Option<PathBuf>,
     /// CTI port (newline-delimited JSON over TCP); 0 lets the OS choose.
     pub cti_port: u16,
+    /// CTI over TLS (same framing as `cti_port`); 0 lets the OS choose.
+    pub cti_tls_port: u16,
     /// Seconds between OPTIONS pings to registered devices (0: off).
     pub qualify_s: u64,
     /// Events kept for resuming CTI clients (also bounded to 10 minutes).

@@ -53,6 +53,10 @@ enum Cmd {
         /// CTI port (newline-delimited JSON over TCP); 0 picks a free one.
         #[arg(long, env = "CENTRALINO_CTI_PORT", default_value_t = 5039)]
         cti_port: u16,
+        /// CTI over TLS (same JSON lines, the server's certificate); 0 picks a free one.
+        /// Default 5040, or a free port when --cti-port is 0.
+        #[arg(long, env = "CENTRALINO_CTI_TLS_PORT")]
+        cti_tls_port: Option<u16>,
         /// Seconds between OPTIONS pings measuring each registered device's latency (0: off).
         #[arg(long, env = "CENTRALINO_QUALIFY_INTERVAL", default_value_t = 30)]
         qualify_interval: u64,
@@ -170,6 +174,7 @@ impl From<Cmd> for pbx_server::cli::Command {
                 tls_cert,
                 tls_key,
                 cti_port,
+                cti_tls_port,
                 cti_replay_events,
                 qualify_interval,
                 rtp_min,
@@ -188,6 +193,7 @@ impl From<Cmd> for pbx_server::cli::Command {
                 tls_cert,
                 tls_key,
                 cti_port,
+                cti_tls_port: cti_tls_port.unwrap_or(if cti_port == 0 { 0 } else { 5040 }),
                 cti_replay_events,
                 qualify_s: qualify_interval,
                 rtp_min,

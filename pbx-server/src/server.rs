@@ -26,6 +26,8 @@ pub struct Bound {
     pub cti: SocketAddr,
     /// HTTPS (the HTTP routes over TLS).
     pub https: SocketAddr,
+    /// CTI over TLS.
+    pub cti_tls: SocketAddr,
 }
 
 /// The runtime relay tasks run on: its own thread, so thousands of RTP wake-ups per second
@@ -146,11 +148,21 @@ pub async fn start(
         None,
         shutdown.clone(),
     ));
+    let tls_config = crate::tls::server_config(&settings)?;
+    let cti_tls_listener =
+        tokio::net::TcpListener::bind(SocketAddr::new(settings.bind, settings.cti_tls_port))
+            .await?;
+    let cti_tls_addr = cti_tls_listener.local_addr()?;
+    tokio::spawn(crate::cti::listen::serve_tcp(
+        cti_tls_listener,
+        hub.clone(),
+        Some(tokio_rustls::TlsAcceptor::from(tls_config.clone())),
+        shutdown.clone(),
+    ));
 
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::new(settings.bind, settings.http_port)).await?;
     let http_addr = listener.local_addr()?;
-    let tls_config = crate::tls::server_config(&settings)?;
     let https_listener =
         tokio::net::TcpListener::bind(SocketAddr::new(settings.bind, settings.https_port)).await?;
     let https_addr = https_listener.local_addr()?;
@@ -188,6 +200,7 @@ pub async fn start(
             sip: sip_addr,
             http: http_addr,
             cti: cti_addr,
+            cti_tls: cti_tls_addr,
             https: https_addr,
         },
         handle,

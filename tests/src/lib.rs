@@ -80,6 +80,8 @@ pub struct Pbx {
     pub http: SocketAddr,
     /// CTI TCP address.
     pub cti: SocketAddr,
+    /// CTI over TLS.
+    pub cti_tls: SocketAddr,
     /// RTP range of this instance.
     pub rtp: (u16, u16),
     /// Extra `run` arguments.
@@ -120,6 +122,7 @@ impl Pbx {
             sip: "127.0.0.1:0".parse().unwrap(),
             http: "127.0.0.1:0".parse().unwrap(),
             cti: "127.0.0.1:0".parse().unwrap(),
+            cti_tls: "127.0.0.1:0".parse().unwrap(),
             rtp: rtp_range(),
             args: Vec::new(),
             db_url,
@@ -202,6 +205,7 @@ impl Pbx {
                 "sip" => self.sip = v.parse().unwrap(),
                 "http" => self.http = v.parse().unwrap(),
                 "cti" => self.cti = v.parse().unwrap(),
+                "cti_tls" => self.cti_tls = v.parse().unwrap(),
                 _ => {}
             }
         }

@@ -16,6 +16,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 
+/// Longest a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Kernel send buffer of a CTI TCP connection.
 const CTI_SEND_BUFFER: usize = 64 * 1024;
 /// Incoming frames buffered per connection before the reader stops reading the socket.
@@ -49,10 +51,15 @@ pub async fn serve_tcp(
         tokio::spawn(async move {
             match tls {
                 None => serve_stream(hub, peer, stream).await,
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(s) => serve_stream(hub, peer, s).await,
-                    Err(e) => tracing::info!(error = %e, src = %peer, "cti tls handshake failed"),
-                },
+                Some(acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => serve_stream(hub, peer, s).await,
+                        Ok(Err(e)) => {
+                            tracing::info!(error = %e, src = %peer, "cti tls handshake failed")
+                        }
+                        Err(_) => tracing::info!(src = %peer, "cti tls handshake timed out"),
+                    }
+                }
             }
         });
     }

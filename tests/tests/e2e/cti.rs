@@ -377,3 +377,35 @@ fn qualify_pings_report_each_device_latency() {
         e["kind"] == "account" && e["extension"] == "207" && e["account"]["latency_ms"].is_null()
     });
 }
+
+#[test]
+fn the_cti_port_is_available_over_tls() {
+    let pbx = Pbx::start();
+    // A client with Python's ssl module (the server's certificate is self-signed here).
+    let script = format!(
+        r#"
+import json, socket, ssl
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", {port})))
+f = s.makefile("rw")
+f.write(json.dumps({{"type": "login", "user": "205", "password": "demo205"}}) + "\n")
+f.flush()
+snap = json.loads(f.readline())
+print(snap["type"], snap["user"]["extension"], s.version())
+"#,
+        port = pbx.cti_tls.port()
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("snapshot 205 TLSv1."), "{text}");
+}
