@@ -123,7 +123,7 @@ impl UserAgent {
         self.send_register(now);
     }
 
-    fn set_registration(&mut self, state: RegistrationState) {
+    pub(crate) fn set_registration(&mut self, state: RegistrationState) {
         if self.reg.state != state {
             self.reg.state = state.clone();
             self.events.push_back(UaEvent::Registration(state));

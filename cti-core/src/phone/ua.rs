@@ -343,6 +343,8 @@ impl UserAgent {
         }
         self.reg.network_changed();
         if self.reg.wanted {
+            // The binding points at the old address until the new REGISTER succeeds.
+            self.set_registration(RegistrationState::Registering);
             self.send_register(now);
         }
     }

@@ -103,6 +103,7 @@ fn a_network_change_registers_again_at_once_from_the_new_address() {
     let new_local = addr("10.0.0.9:5099");
     h.advance(Duration::from_secs(10));
     h.ua.network_changed(h.now, new_local);
+    assert_eq!(state(&h), RegistrationState::Registering);
     let r = h.one_request();
     assert_eq!(r.method, Method::Register);
     assert_eq!(r.contact().unwrap().uri, "sip:201@10.0.0.9:5099");
