@@ -10,6 +10,7 @@ pub mod blf;
 pub mod cti;
 pub mod pcap;
 pub mod proxy;
+pub mod softphone;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -15,3 +15,4 @@ mod malformed;
 mod postgres;
 mod register;
 mod rest;
+mod softphone;
