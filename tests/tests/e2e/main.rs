@@ -16,3 +16,4 @@ mod postgres;
 mod register;
 mod rest;
 mod softphone;
+mod softphone_baresip;

@@ -4,6 +4,7 @@
 
 use centralino_e2e::softphone::{heard, peak, played, share, softphone, Events};
 use centralino_e2e::Pbx;
+use cti_core::media::codec::G711;
 use cti_core::media::device::TestDevice;
 use cti_core::media::netem::Impairment;
 use cti_core::phone::{CallId, CallState, EndReason, Phone, PhoneEvent};
@@ -53,9 +54,12 @@ async fn two_softphones_call_each_other_hold_resume_and_dtmf() {
     let dev_a = Arc::new(TestDevice::tone(1000.0));
     let dev_b = Arc::new(TestDevice::tone(2000.0));
     let (a, ev_a) = softphone(&pbx, "201", dev_a.clone(), |_| {}).await;
-    // B prefers A-law: the PBX passes A's offer (PCMU first) through, so the answer is
-    // PCMU; B's own calls would offer PCMA first.
-    let (b, ev_b) = softphone(&pbx, "202", dev_b.clone(), |_| {}).await;
+    // B prefers A-law. Answering A's offer (PCMU first) it takes the offerer's first
+    // codec, PCMU; its own calls offer PCMA first, which A accepts.
+    let (b, ev_b) = softphone(&pbx, "202", dev_b.clone(), |c| {
+        c.codecs = vec![G711::Pcma, G711::Pcmu];
+    })
+    .await;
     registered(&a).await;
     registered(&b).await;
     pbx.wait_for("two locations", Duration::from_secs(10), |p| {
@@ -202,6 +206,14 @@ async fn two_softphones_call_each_other_hold_resume_and_dtmf() {
     let (cb2, ca2) = connect(&b, &ev_b, "201", &a, &ev_a, &[inc]).await;
     let at_a = listen(&dev_a, ca2, Duration::from_millis(1200), SECOND).await;
     assert!(share(&at_a, 2000.0) > 0.9);
+    let at_b = heard(&dev_b, cb2, played(&dev_b, cb2).saturating_sub(SECOND));
+    assert!(share(&at_b, 1000.0) > 0.9);
+    let law = a
+        .call_info(ca2)
+        .await
+        .and_then(|i| i.media)
+        .map(|m| m.codec.law);
+    assert_eq!(law, Some(G711::Pcma));
     a.hangup(ca2).await.unwrap();
     ev_b.state(cb2, CallState::Ended(EndReason::RemoteHangup))
         .await;
