@@ -68,6 +68,8 @@ pub enum EndReason {
     NoCommonMedia,
     /// The network changed before the call was set up.
     NetworkChanged,
+    /// We transferred it (REFER accepted and the target answered).
+    Transferred,
 }
 
 /// Where a call is.
@@ -250,6 +252,8 @@ pub(crate) struct Call {
     pub last_ack: Option<(TxnId, Request)>,
     /// A re-INVITE to send at this time (after a 491, or a deferred hold/resume).
     pub retry_at: Option<Instant>,
+    /// Our REFER (transfer) in progress, until its final NOTIFY.
+    pub refer: Option<TxnId>,
 }
 
 impl Call {
@@ -274,6 +278,7 @@ impl Call {
             awaiting_ack_answer: false,
             last_ack: None,
             retry_at: None,
+            refer: None,
         }
     }
 

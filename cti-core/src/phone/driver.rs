@@ -10,8 +10,8 @@
 
 use super::media_task::{MediaCmd, MediaTask};
 use super::{
-    Account, CallError, CallId, CallInfo, CallState, Party, RegistrationState, UaConfig, UaEvent,
-    UserAgent,
+    Account, CallError, CallId, CallInfo, CallState, Party, RegistrationState, TransferState,
+    UaConfig, UaEvent, UserAgent,
 };
 use crate::media::codec::G711;
 use crate::media::device::AudioDevice;
@@ -100,6 +100,13 @@ pub enum PhoneEvent {
         /// The other side holds it.
         remote: bool,
     },
+    /// A transfer we asked for progressed.
+    Transfer {
+        /// The call being transferred.
+        call: CallId,
+        /// How it goes.
+        state: TransferState,
+    },
     /// A DTMF digit arrived (RFC 4733).
     Dtmf {
         /// The call.
@@ -150,6 +157,8 @@ enum Cmd {
     Reject(CallId, Reply<()>),
     Hangup(CallId, Reply<()>),
     Hold(CallId, bool, Reply<()>),
+    Transfer(CallId, String, Reply<()>),
+    TransferAttended(CallId, CallId, Reply<()>),
     Dtmf(CallId, String, Reply<()>),
     Mute(CallId, bool, Reply<()>),
     Info(CallId, oneshot::Sender<Option<CallInfo>>),
@@ -275,6 +284,19 @@ impl Phone {
     /// Takes a call off hold.
     pub async fn resume(&self, call: CallId) -> Result<(), PhoneError> {
         self.ask(|r| Cmd::Hold(call, false, r)).await
+    }
+
+    /// Blind transfer by REFER: the other side of `call` is asked to call `target`.
+    /// (The PBX does not act on REFER yet; its CTI transfer commands do the same job.)
+    pub async fn transfer(&self, call: CallId, target: &str) -> Result<(), PhoneError> {
+        let target = target.to_string();
+        self.ask(|r| Cmd::Transfer(call, target, r)).await
+    }
+
+    /// Attended transfer by REFER with Replaces: the other side of `call` replaces our
+    /// `consult` call with its target.
+    pub async fn transfer_attended(&self, call: CallId, consult: CallId) -> Result<(), PhoneError> {
+        self.ask(|r| Cmd::TransferAttended(call, consult, r)).await
     }
 
     /// Sends DTMF digits (RFC 4733), one after the other.
@@ -468,6 +490,7 @@ impl Driver {
                     local,
                     remote,
                 },
+                UaEvent::Transfer { call, state } => PhoneEvent::Transfer { call, state },
             };
             self.listener.on_event(&out);
         }
@@ -530,6 +553,13 @@ impl Driver {
                 } else {
                     self.ua.resume(now(), call)
                 };
+                let _ = reply.send(r.map_err(Into::into));
+            }
+            Cmd::Transfer(call, target, reply) => {
+                let _ = reply.send(self.ua.transfer(now(), call, &target).map_err(Into::into));
+            }
+            Cmd::TransferAttended(call, consult, reply) => {
+                let r = self.ua.transfer_attended(now(), call, consult);
                 let _ = reply.send(r.map_err(Into::into));
             }
             Cmd::Dtmf(call, digits, reply) => {

@@ -275,7 +275,7 @@ impl UserAgent {
     pub(crate) fn remove_call(&mut self, id: CallId) {
         self.calls.remove(&id);
         self.owners
-            .retain(|_, o| *o != Owner::Invite(id) && *o != Owner::Answered(id));
+            .retain(|_, o| !matches!(o, Owner::Invite(c) | Owner::Answered(c) | Owner::Refer(c) if *c == id));
     }
 
     // ---- responses to our INVITEs ----
@@ -643,6 +643,12 @@ impl UserAgent {
                 self.end_call(id, EndReason::RemoteHangup);
             }
             Method::Invite => self.on_reinvite(now, id, txn, req),
+            Method::Notify if super::transfer::is_refer_notify(&req) => {
+                let _ = self
+                    .ep
+                    .respond(now, txn, Response::for_request(&req, 200, "OK"));
+                self.on_refer_notify(now, id, &req);
+            }
             Method::Options | Method::Info | Method::Notify => {
                 let _ = self
                     .ep

@@ -5,11 +5,13 @@ pub mod driver;
 mod invite;
 mod media_task;
 pub mod register;
+pub mod transfer;
 pub mod ua;
 
 pub use call::{CallId, CallState, EndReason, Party};
 pub use driver::{Phone, PhoneConfig, PhoneError, PhoneEvent, PhoneListener};
 pub use register::{RegisterError, RegistrationState};
+pub use transfer::TransferState;
 pub use ua::{Account, CallError, CallInfo, UaConfig, UaEvent, UserAgent};
 
 #[cfg(test)]

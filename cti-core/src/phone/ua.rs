@@ -9,6 +9,7 @@
 
 use super::call::{without_tag, Call, CallId, CallState, Dialog, EndReason, Local, Party, ALLOW};
 use super::register::{Registration, RegistrationState};
+use super::transfer::TransferState;
 use crate::media::codec::G711;
 use crate::media::params::MediaParams;
 use sip_core::msg::NameAddr;
@@ -161,6 +162,13 @@ pub enum UaEvent {
         /// The other side holds it.
         remote: bool,
     },
+    /// A transfer we asked for progressed.
+    Transfer {
+        /// The call being transferred.
+        call: CallId,
+        /// How it goes.
+        state: TransferState,
+    },
     /// The negotiated media changed (`None`: nothing flows, e.g. before the answer).
     Media {
         /// The call.
@@ -194,6 +202,8 @@ pub(crate) enum Owner {
     Invite(CallId),
     /// The server INVITE transaction of an answered call (Timer H: no ACK).
     Answered(CallId),
+    /// Our REFER on a call.
+    Refer(CallId),
     /// Fire and forget (BYE, CANCEL).
     Other,
 }
@@ -391,12 +401,14 @@ impl UserAgent {
                 Event::Response { id, response } => match self.owners.get(&id).copied() {
                     Some(Owner::Register) => self.on_register_response(now, id, response),
                     Some(Owner::Invite(call)) => self.on_invite_response(now, id, call, response),
+                    Some(Owner::Refer(call)) => self.on_refer_response(id, call, &response),
                     _ => {}
                 },
                 Event::Cancelled { invite } => self.on_cancelled(now, invite),
                 Event::Timeout { id } => match self.owners.remove(&id) {
                     Some(Owner::Register) => self.on_register_timeout(now, id),
                     Some(Owner::Invite(call)) => self.on_invite_timeout(now, id, call),
+                    Some(Owner::Refer(call)) => self.on_refer_timeout(call),
                     Some(Owner::Answered(call)) => {
                         tracing::warn!(%call, "no ACK for our 2xx; hanging up");
                         self.send_bye(now, call, EndReason::Timeout);

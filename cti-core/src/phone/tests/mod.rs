@@ -4,6 +4,7 @@ mod hold;
 mod incoming;
 mod outgoing;
 mod registration;
+mod transfer;
 
 use super::*;
 use sip_core::auth::{self, Algorithm, Challenge, Credentials};
