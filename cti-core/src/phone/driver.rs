@@ -390,7 +390,7 @@ impl Driver {
                 self.rebind().await;
                 continue;
             }
-            self.publish();
+            self.publish().await;
             let deadline = self.ua.poll_timeout().map_or(far_future, Instant::from_std);
             tokio::select! {
                 r = self.socket.recv_from(&mut buf) => match r {
@@ -460,12 +460,13 @@ impl Driver {
     }
 
     /// Hands the user agent's events to the media tasks and the application.
-    fn publish(&mut self) {
+    async fn publish(&mut self) {
         while let Some(ev) = self.ua.poll_event() {
             let out = match ev {
                 UaEvent::Media { call, params } => {
                     if let Some(m) = self.media.get(&call) {
-                        let _ = m.tx.try_send(MediaCmd::Params(params));
+                        // Awaited: a negotiation (hold, new address) must not be lost.
+                        let _ = m.tx.send(MediaCmd::Params(params)).await;
                     }
                     continue;
                 }
@@ -643,7 +644,7 @@ impl Driver {
         let give_up = Instant::now() + STOP_GRACE;
         let mut buf = vec![0u8; MAX_DATAGRAM];
         while self.flush().await {
-            self.publish();
+            self.publish().await;
             let done = !registered || *self.ua.registration() == RegistrationState::Unregistered;
             if done || Instant::now() >= give_up {
                 break;

@@ -219,6 +219,7 @@ pub struct UserAgent {
     pub(crate) owners: HashMap<TxnId, Owner>,
     next_call: u64,
     pub(crate) events: VecDeque<UaEvent>,
+    foreign: u64,
 }
 
 impl UserAgent {
@@ -238,6 +239,7 @@ impl UserAgent {
             owners: HashMap::new(),
             next_call: 1,
             events: VecDeque::new(),
+            foreign: 0,
         }
     }
 
@@ -321,10 +323,21 @@ impl UserAgent {
         }
     }
 
-    /// One datagram received on the SIP socket.
+    /// One datagram received on the SIP socket. Only the server's are used: anything else
+    /// (SIP scanners probing for open phones, "ghost calls") is dropped and counted.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        if from != self.cfg.server {
+            self.foreign += 1;
+            tracing::debug!(%from, "SIP from a stranger dropped");
+            return;
+        }
         self.ep.handle_datagram(now, Peer::udp(from), bytes);
         self.drain(now);
+    }
+
+    /// Datagrams dropped because they did not come from the server.
+    pub fn foreign_datagrams(&self) -> u64 {
+        self.foreign
     }
 
     /// The network changed (the driver opened a new socket at `local`, or the OS reported

@@ -176,3 +176,14 @@ fn a_second_call_rings_while_the_first_is_up() {
     assert_eq!(h.ua.call_state(first), Some(CallState::Connected));
     assert_eq!(h.ua.call_state(second), Some(CallState::Connected));
 }
+
+#[test]
+fn invites_from_anyone_but_the_server_are_ignored() {
+    let mut h = Harness::new();
+    let (invite, _) = incoming_invite("ghost", Some(&sdp(21000, "0", "sendrecv")));
+    h.ua.handle_datagram(h.now, addr("203.0.113.9:5060"), &invite.to_bytes());
+    h.ua.handle_datagram(h.now, addr("10.0.0.1:5099"), &invite.to_bytes());
+    assert!(h.sent().is_empty());
+    assert!(h.take_events().is_empty());
+    assert_eq!(h.ua.foreign_datagrams(), 2);
+}
