@@ -108,6 +108,13 @@ impl Client {
     pub async fn stop(&self) {
         let _ = self.tx.send(Request::Stop).await;
     }
+
+    /// Waits until the connection task has ended (after `stop`); no listener call follows.
+    pub async fn stopped(&self) {
+        let mut rx = self.phase.clone();
+        // The task owns the sender: the channel closes when it ends.
+        while rx.changed().await.is_ok() {}
+    }
 }
 
 /// One connection, whatever carries it.

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod baresip;
+mod bindings;
 mod blf;
 mod calls;
 mod control;
