@@ -4,8 +4,11 @@
 use crate::Pbx;
 use cti_core::media::device::{tone_share, AudioDevice, TestDevice};
 use cti_core::phone::{Account, CallId, CallState, Phone, PhoneConfig, PhoneEvent, PhoneListener};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+static NEXT_BLOCK: AtomicU16 = AtomicU16::new(0);
 
 /// Every event a phone reported, in order.
 #[derive(Default)]
@@ -90,6 +93,11 @@ pub async fn softphone(
         pbx.sip,
     );
     cfg.bind_ip = Some(pbx.sip.ip());
+    // A block of 100 ports per phone below the ephemeral range, so the phones never take
+    // a port another test picked with `free_udp_port` and has not bound yet.
+    let block = 10_000 + (NEXT_BLOCK.fetch_add(1, Ordering::Relaxed) % 100) * 100;
+    cfg.sip_ports = Some((block, block + 9));
+    cfg.rtp_ports = Some((block + 10, block + 99));
     tune(&mut cfg);
     let dev: Arc<dyn AudioDevice> = device;
     let phone = Phone::start(cfg, dev, events.clone()).await.unwrap();

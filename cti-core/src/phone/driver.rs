@@ -55,6 +55,12 @@ pub struct PhoneConfig {
     pub jitter: JitterConfig,
     /// Simulated loss and jitter applied to received RTP (tests and demos only).
     pub rx_impairment: Option<Impairment>,
+    /// Local ports for the SIP socket, inclusive (`None`: any port the system gives). A
+    /// network change moves to the next free port of the range.
+    pub sip_ports: Option<(u16, u16)>,
+    /// Local ports for calls' RTP sockets, inclusive (`None`: any; firewalls may need a
+    /// range).
+    pub rtp_ports: Option<(u16, u16)>,
 }
 
 impl PhoneConfig {
@@ -68,6 +74,8 @@ impl PhoneConfig {
             codecs: vec![G711::Pcmu, G711::Pcma],
             jitter: JitterConfig::default(),
             rx_impairment: None,
+            sip_ports: None,
+            rtp_ports: None,
         }
     }
 }
@@ -184,7 +192,8 @@ impl Phone {
         listener: Arc<dyn PhoneListener>,
     ) -> Result<Phone, PhoneError> {
         let ip = local_ip(&config)?;
-        let socket = UdpSocket::bind((ip, 0)).await?;
+        let mut sip_cursor = 0;
+        let socket = bind_in(ip, config.sip_ports, &mut sip_cursor).await?;
         let local = socket.local_addr()?;
         let mut ua_cfg = UaConfig::new(config.account.clone(), config.server, local);
         ua_cfg.expires = config.expires;
@@ -202,6 +211,8 @@ impl Phone {
             media: HashMap::new(),
             reg_tx,
             local_tx,
+            sip_cursor,
+            rtp_cursor: 0,
         };
         tokio::spawn(driver.run(rx));
         Ok(Phone {
@@ -361,6 +372,29 @@ fn local_ip(config: &PhoneConfig) -> std::io::Result<IpAddr> {
     Ok(probe.local_addr()?.ip())
 }
 
+/// Binds a UDP socket on `ip`: any port, or the first free one of `range` after
+/// `cursor` (which moves on, so consecutive binds spread over the range).
+async fn bind_in(
+    ip: IpAddr,
+    range: Option<(u16, u16)>,
+    cursor: &mut u32,
+) -> std::io::Result<UdpSocket> {
+    let Some((lo, hi)) = range.filter(|(lo, hi)| lo <= hi) else {
+        return UdpSocket::bind((ip, 0)).await;
+    };
+    let span = u32::from(hi - lo) + 1;
+    let mut last = None;
+    for _ in 0..span {
+        let port = lo + (*cursor % span) as u16;
+        *cursor = cursor.wrapping_add(1);
+        match UdpSocket::bind((ip, port)).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::AddrInUse)))
+}
+
 struct MediaHandle {
     tx: mpsc::Sender<MediaCmd>,
 }
@@ -375,6 +409,8 @@ struct Driver {
     media: HashMap<CallId, MediaHandle>,
     reg_tx: watch::Sender<RegistrationState>,
     local_tx: watch::Sender<SocketAddr>,
+    sip_cursor: u32,
+    rtp_cursor: u32,
 }
 
 fn now() -> std::time::Instant {
@@ -437,7 +473,9 @@ impl Driver {
                 None => local_ip(&self.config),
             };
             let bound = match ip {
-                Ok(ip) => UdpSocket::bind((ip, 0)).await.map(|s| (ip, s)),
+                Ok(ip) => bind_in(ip, self.config.sip_ports, &mut self.sip_cursor)
+                    .await
+                    .map(|s| (ip, s)),
                 Err(e) => Err(e),
             };
             match bound.and_then(|(ip, s)| s.local_addr().map(|a| (ip, s, a))) {
@@ -498,8 +536,8 @@ impl Driver {
     }
 
     /// Binds a call's RTP socket.
-    async fn rtp_socket(&self) -> std::io::Result<(UdpSocket, SocketAddr)> {
-        let s = UdpSocket::bind((self.ip, 0)).await?;
+    async fn rtp_socket(&mut self) -> std::io::Result<(UdpSocket, SocketAddr)> {
+        let s = bind_in(self.ip, self.config.rtp_ports, &mut self.rtp_cursor).await?;
         let a = s.local_addr()?;
         Ok((s, a))
     }
