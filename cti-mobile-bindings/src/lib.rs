@@ -4,13 +4,16 @@
 
 use cti_core::{Client, Config, Credentials, LiveState, Server, Update};
 use shared_protocol::Command;
+mod phone;
+pub use phone::{SoftPhone, SoftPhoneListener};
+
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 uniffi::setup_scaffolding!();
 
 /// The runtime the client tasks run on (foreign callers have none).
-fn runtime() -> Option<&'static tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Option<&'static tokio::runtime::Runtime> {
     static RT: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
     RT.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()

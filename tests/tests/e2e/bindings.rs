@@ -19,7 +19,7 @@ fn generate(lib: &std::path::Path, language: &str, out: &std::path::Path) {
 }
 
 #[test]
-fn generated_python_bindings_log_in_and_follow_a_sipp_call() {
+fn generated_python_bindings_follow_a_sipp_call_and_place_a_softphone_call_with_audio() {
     let lib = workspace_bin("libcti_mobile_bindings.so");
     let tmp = tempfile::tempdir().unwrap();
     for language in ["kotlin", "swift", "python"] {
@@ -41,6 +41,7 @@ fn generated_python_bindings_log_in_and_follow_a_sipp_call() {
     let mut child = Command::new("python3")
         .arg(&script)
         .arg(pbx.cti.to_string())
+        .arg(pbx.sip.to_string())
         .env("PYTHONPATH", &py)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -82,5 +83,8 @@ fn generated_python_bindings_log_in_and_follow_a_sipp_call() {
         let _ = e.read_to_string(&mut err);
     }
     assert!(status.success(), "python: {rest:?}\n{err}");
-    assert_eq!(rest, ["LAMPS 202 ringing busy idle", "OK"]);
+    assert_eq!(rest.len(), 3, "{rest:?}");
+    assert_eq!(rest[0], "LAMPS 202 ringing busy idle");
+    assert!(rest[1].starts_with("AUDIO "), "{rest:?}");
+    assert_eq!(rest[2], "OK");
 }
