@@ -299,7 +299,8 @@ impl Core {
         // in-dialog routing
         if req.to_tag().is_some() || req.method == Method::Ack {
             if self.engine.owns_dialog(req.call_id()) {
-                self.engine.on_in_dialog(&mut self.ep, now, id, req);
+                self.engine
+                    .on_in_dialog_request(&mut self.ep, &self.dir, now, id, req);
             } else if let (Some(id), true) = (id, self.blf.owns_dialog(&req)) {
                 self.subscribe(now, id, req, peer);
             } else if let Some(id) = id {

@@ -640,7 +640,17 @@ impl UserAgent {
                     .ep
                     .respond(now, txn, Response::for_request(&req, 200, "OK"));
                 call.invite = None;
-                self.end_call(id, EndReason::RemoteHangup);
+                // A PBX that carries out our REFER itself may end our leg before (or
+                // instead of) its final NOTIFY: the transfer went through.
+                if call.refer.take().is_some() {
+                    self.events.push_back(UaEvent::Transfer {
+                        call: id,
+                        state: super::transfer::TransferState::Succeeded,
+                    });
+                    self.end_call(id, EndReason::Transferred);
+                } else {
+                    self.end_call(id, EndReason::RemoteHangup);
+                }
             }
             Method::Invite => self.on_reinvite(now, id, txn, req),
             Method::Notify if super::transfer::is_refer_notify(&req) => {

@@ -18,3 +18,4 @@ mod register;
 mod rest;
 mod softphone;
 mod softphone_baresip;
+mod softphone_transfer;

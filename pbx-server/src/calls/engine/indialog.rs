@@ -2,16 +2,129 @@
 //! UPDATE, INFO...), hang-ups, and the re-INVITEs the PBX sends on its own.
 
 use super::super::cdr::{cause, status};
+use super::super::dialog::{Dialog, Local};
 use super::super::legs::{
     rewrite_sdp, sdp_is_hold, sdp_media_addr, with_direction, Phase, Purpose, Side,
 };
 use super::super::Now;
 use super::{Engine, Owner};
-use crate::control::CallOpError;
+use crate::control::{CallOp, CallOpError};
+use crate::directory::Directory;
 use sip_core::sdp::Direction;
 use sip_core::transaction::{Endpoint, TxnId};
 use sip_core::{MessageExt, Method, Request, Response, SipMessage};
 use std::net::SocketAddr;
+
+/// What a REFER's `Refer-To` asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum ReferTo {
+    /// Blind transfer to this number (the URI's user part).
+    Blind(String),
+    /// Attended transfer: replace the dialog with this Call-ID and tags (RFC 3891).
+    Replaces { call_id: String, tags: Vec<String> },
+}
+
+/// Decodes `%XX` escapes (invalid ones are kept as they are).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b[i], hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses a `Refer-To` value: `<sip:205@pbx>` or
+/// `<sip:203@pbx?Replaces=callid%3Bto-tag%3Dx%3Bfrom-tag%3Dy>`.
+fn parse_refer_to(value: &str) -> Option<ReferTo> {
+    let v = value.trim();
+    let uri = match (v.find('<'), v.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &v[a + 1..b],
+        _ => v.split(';').next().unwrap_or(v),
+    };
+    let (uri, headers) = uri.split_once('?').unwrap_or((uri, ""));
+    for h in headers.split('&') {
+        let Some((name, val)) = h.split_once('=') else {
+            continue;
+        };
+        if name.eq_ignore_ascii_case("Replaces") {
+            let decoded = percent_decode(val);
+            let mut parts = decoded.split(';');
+            let call_id = parts.next()?.trim().to_string();
+            if call_id.is_empty() {
+                return None;
+            }
+            let tags = parts
+                .filter_map(|p| p.split_once('='))
+                .filter(|(n, _)| {
+                    n.trim().eq_ignore_ascii_case("to-tag")
+                        || n.trim().eq_ignore_ascii_case("from-tag")
+                })
+                .map(|(_, t)| t.trim().to_string())
+                .collect();
+            return Some(ReferTo::Replaces { call_id, tags });
+        }
+    }
+    let rest = uri
+        .strip_prefix("sip:")
+        .or_else(|| uri.strip_prefix("sips:"))
+        .or_else(|| uri.strip_prefix("tel:"))?;
+    let user = rest.split(['@', ';']).next().unwrap_or_default();
+    let user = percent_decode(user);
+    (!user.is_empty()).then_some(ReferTo::Blind(user))
+}
+
+/// The sipfrag status reporting a failed transfer operation.
+fn refer_failure(e: &CallOpError) -> &'static str {
+    match e {
+        CallOpError::NotFound(_) => "SIP/2.0 404 Not Found",
+        CallOpError::NoDevice(_) => "SIP/2.0 480 Temporarily Unavailable",
+        CallOpError::BadArguments(_) => "SIP/2.0 400 Bad Request",
+        CallOpError::NotAParty(_) => "SIP/2.0 403 Forbidden",
+        CallOpError::InvalidState(_) => "SIP/2.0 491 Request Pending",
+    }
+}
+
+/// A NOTIFY of a REFER's implicit subscription (RFC 3515) carrying `frag`.
+fn refer_notify(
+    ep: &mut Endpoint,
+    now: Now,
+    local: &Local,
+    d: &mut Dialog,
+    frag: &str,
+    last: bool,
+) -> Option<TxnId> {
+    let mut n = d.request(Method::Notify, local);
+    n.headers.push("Event", "refer");
+    n.headers.push(
+        "Subscription-State",
+        if last {
+            "terminated;reason=noresource"
+        } else {
+            "active;expires=60"
+        },
+    );
+    n.headers
+        .push("Contact", local.contact(&d.contact_user, d.peer));
+    n.headers
+        .push("Content-Type", "message/sipfrag;version=2.0");
+    n.body = format!("{frag}\r\n").into_bytes();
+    ep.send_request(now.mono, n, d.peer).ok()
+}
 
 fn is_sdp(headers: &sip_core::msg::Headers) -> bool {
     headers
@@ -20,8 +133,33 @@ fn is_sdp(headers: &sip_core::msg::Headers) -> bool {
 }
 
 impl Engine {
-    /// An in-dialog request (To tag present) for one of our calls.
+    /// An in-dialog request (To tag present) for one of our calls, REFER included: the PBX
+    /// acts on a REFER itself (blind or attended transfer), which needs the directory.
+    pub fn on_in_dialog_request(
+        &mut self,
+        ep: &mut Endpoint,
+        dir: &Directory,
+        now: Now,
+        txn: Option<TxnId>,
+        req: Request,
+    ) {
+        self.in_dialog(ep, Some(dir), now, txn, req);
+    }
+
+    /// An in-dialog request (To tag present) for one of our calls; without the directory
+    /// a REFER is passed on like any other request.
     pub fn on_in_dialog(&mut self, ep: &mut Endpoint, now: Now, txn: Option<TxnId>, req: Request) {
+        self.in_dialog(ep, None, now, txn, req);
+    }
+
+    fn in_dialog(
+        &mut self,
+        ep: &mut Endpoint,
+        dir: Option<&Directory>,
+        now: Now,
+        txn: Option<TxnId>,
+        req: Request,
+    ) {
         let call_id = req.call_id().to_string();
         let (id, side) = if let Some(id) = self.by_a_callid.get(&call_id) {
             (*id, Side::A)
@@ -62,8 +200,123 @@ impl Engine {
                 let _ = ep.respond(now.mono, txn, Response::for_request(&req, 200, "OK"));
                 self.hangup(ep, now, id, Some(side));
             }
+            Method::Refer if dir.is_some() => {
+                if let Some(dir) = dir {
+                    self.on_refer(ep, dir, now, id, side, txn, &req);
+                }
+            }
             _ => self.forward(ep, now, id, side, txn, req),
         }
+    }
+
+    /// A REFER from `side` of call `id`: 202, then the PBX runs the blind or attended
+    /// transfer itself (as the CTI would) and reports with NOTIFYs (100 Trying, then 200 OK
+    /// or the failure). On success the transfer operation has already sent the referrer
+    /// its BYE; the final NOTIFY follows on the dialog it had (the phone may answer 481).
+    #[allow(clippy::too_many_arguments)]
+    fn on_refer(
+        &mut self,
+        ep: &mut Endpoint,
+        dir: &Directory,
+        now: Now,
+        id: u64,
+        side: Side,
+        txn: TxnId,
+        req: &Request,
+    ) {
+        let local = self.local;
+        let refuse = |ep: &mut Endpoint, status: u16, reason: &str| {
+            let _ = ep.respond(now.mono, txn, Response::for_request(req, status, reason));
+        };
+        let Some(call) = self.calls.get(&id) else {
+            return refuse(ep, 481, "Call/Transaction Does Not Exist");
+        };
+        let Some(by) = call.party(side).map(str::to_string) else {
+            return refuse(ep, 403, "Forbidden");
+        };
+        let unique_id = call.cdr.unique_id.clone();
+        let Some(refer_to) = req.headers.get("Refer-To").and_then(parse_refer_to) else {
+            return refuse(ep, 400, "Bad Refer-To");
+        };
+        let op = match refer_to {
+            ReferTo::Blind(target) => CallOp::BlindTransfer {
+                call: unique_id,
+                by: by.clone(),
+                target,
+            },
+            ReferTo::Replaces { call_id, tags } => match self.consultation(&call_id, &tags, &by) {
+                Some(consult) => CallOp::AttendedTransfer {
+                    call: unique_id,
+                    consult,
+                    by: by.clone(),
+                },
+                None => return refuse(ep, 481, "Replaced Dialog Does Not Exist"),
+            },
+        };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(d) = call.dialog_mut(side) else {
+            return refuse(ep, 481, "Call/Transaction Does Not Exist");
+        };
+        let mut accepted = Response::for_request(req, 202, "Accepted");
+        accepted
+            .headers
+            .push("Contact", local.contact(&d.contact_user, d.peer));
+        let _ = ep.respond(now.mono, txn, accepted);
+        if let Some(t) = refer_notify(ep, now, &local, d, "SIP/2.0 100 Trying", false) {
+            self.owners.insert(t, Owner::Fire);
+        }
+        // The referrer's dialog as it is now: the operation may BYE it (one CSeq) and drop it.
+        let Some(mut snapshot) = self
+            .calls
+            .get_mut(&id)
+            .and_then(|c| c.dialog_mut(side))
+            .cloned()
+        else {
+            return;
+        };
+        tracing::info!(call = id, by = %by, ?op, "REFER");
+        let result = self.call_op(ep, dir, now, op);
+        let sent = match &result {
+            Ok(_) => {
+                snapshot.local_cseq += 1;
+                refer_notify(ep, now, &local, &mut snapshot, "SIP/2.0 200 OK", true)
+            }
+            Err(e) => {
+                tracing::info!(call = id, error = %e, "REFER refused");
+                let frag = refer_failure(e);
+                match self.calls.get_mut(&id).and_then(|c| c.dialog_mut(side)) {
+                    Some(d) => refer_notify(ep, now, &local, d, frag, true),
+                    None => refer_notify(ep, now, &local, &mut snapshot, frag, true),
+                }
+            }
+        };
+        if let Some(t) = sent {
+            self.owners.insert(t, Owner::Fire);
+        }
+    }
+
+    /// The record id of the call whose dialog with `by`'s phone has `call_id` (the dialog a
+    /// `Replaces` names); the tags, when given, must be that dialog's.
+    fn consultation(&self, call_id: &str, tags: &[String], by: &str) -> Option<String> {
+        let (y, side) = if let Some(y) = self.by_a_callid.get(call_id) {
+            (*y, Side::A)
+        } else {
+            let (y, leg) = self.by_b_callid.get(call_id)?;
+            let c = self.calls.get(y)?;
+            (c.winner == Some(*leg)).then_some((*y, Side::B))?
+        };
+        let c = self.calls.get(&y)?;
+        let d = match side {
+            Side::A => &c.a,
+            Side::B => &c.legs.get(c.winner?)?.dialog,
+        };
+        let ours = [d.local_tag.as_str(), d.remote_tag.as_str()];
+        if d.call_id != call_id || tags.iter().any(|t| !ours.contains(&t.as_str())) {
+            return None;
+        }
+        (c.party(side) == Some(by)).then(|| c.cdr.unique_id.clone())
     }
 
     /// Forwards an in-dialog request to the other side (re-INVITE for hold/resume, INFO,
@@ -420,5 +673,32 @@ impl Engine {
             }
         }
         self.finish(now, id, status::OK, why);
+    }
+}
+
+#[cfg(test)]
+mod refer_tests {
+    use super::{parse_refer_to, ReferTo};
+
+    #[test]
+    fn refer_to_blind_and_replaces() {
+        assert_eq!(
+            parse_refer_to("<sip:205@10.0.0.1:5060>"),
+            Some(ReferTo::Blind("205".into()))
+        );
+        assert_eq!(
+            parse_refer_to("sip:%2B39205@pbx;user=phone"),
+            Some(ReferTo::Blind("+39205".into()))
+        );
+        assert_eq!(
+            parse_refer_to("<sip:203@pbx?Replaces=abc%40h%3Bto-tag%3Dx%3Bfrom-tag%3Dy>;x=1"),
+            Some(ReferTo::Replaces {
+                call_id: "abc@h".into(),
+                tags: vec!["x".into(), "y".into()]
+            })
+        );
+        assert_eq!(parse_refer_to("<http://x>"), None);
+        assert_eq!(parse_refer_to("<sip:@pbx>"), None);
+        assert_eq!(parse_refer_to("<sip:1@p?Replaces=%3Bto-tag%3Dx>"), None);
     }
 }
