@@ -78,14 +78,32 @@ impl SipSender {
     }
 }
 
+/// Binds UDP and TCP on the same port, as phones expect. With port 0 the OS picks the UDP
+/// port, and that number may already be taken for TCP: try again with another one.
+async fn bind_pair(addr: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)> {
+    const ATTEMPTS: usize = 20;
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        let udp = UdpSocket::bind(addr).await?;
+        let local = udp.local_addr()?;
+        match TcpListener::bind(local).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if addr.port() == 0 && e.kind() == std::io::ErrorKind::AddrInUse => {
+                last = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free port for SIP")))
+}
+
 /// Binds the UDP socket and TCP listener and starts their tasks.
 pub async fn start(
     addr: SocketAddr,
 ) -> std::io::Result<(SipSender, mpsc::Receiver<Inbound>, SocketAddr)> {
-    let udp = Arc::new(UdpSocket::bind(addr).await?);
+    let (udp, tcp) = bind_pair(addr).await?;
+    let udp = Arc::new(udp);
     let local = udp.local_addr()?;
-    // TCP on the same port as UDP, as phones expect.
-    let tcp = TcpListener::bind(local).await?;
     let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
     let conns: Conns = Arc::new(Mutex::new(HashMap::new()));
     {
