@@ -126,7 +126,8 @@ pub enum ForwardKind {
 /// Telephone services of an extension.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
 pub struct Services {
-    /// Do not disturb: calls are refused as busy.
+    /// Do not disturb: the extension counts as unavailable (its unavailable forward or
+    /// overflow runs), as in the seed.
     pub dnd: bool,
     /// Call forwards.
     pub forwards: Forwards,

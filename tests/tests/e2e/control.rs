@@ -100,7 +100,7 @@ fn wait_ok(name: &str, child: centralino_e2e::SippChild) {
 }
 
 #[test]
-fn dnd_set_from_the_cti_refuses_calls_as_busy_and_survives_a_restart() {
+fn dnd_set_from_the_cti_makes_the_extension_unavailable_and_survives_a_restart() {
     let mut pbx = Pbx::start();
     let mut c = CtiClient::logged_in(pbx.cti, "202", "demo202");
     register(&pbx, "202", free_udp_port());
@@ -108,11 +108,11 @@ fn dnd_set_from_the_cti_refuses_calls_as_busy_and_survives_a_restart() {
     let ev = c.wait_event("services event", WAIT, |e| e["kind"] == "services");
     assert_eq!(ev["services"]["dnd"], true, "{ev}");
     let tmp = tempfile::tempdir().unwrap();
-    let refused = refused_scenario(tmp.path(), 486);
+    let refused = refused_scenario(tmp.path(), 480);
     caller(&pbx, refused.to_str().unwrap(), "201", "202").run_ok();
     let r = &pbx.closed_cdrs(1)[0];
-    assert_eq!(r["status"], "BUSY", "{r:#}");
-    assert_eq!(steps(r), [pair("202", "BUSY")]);
+    assert_eq!(r["status"], "UNAVAILABLE", "{r:#}");
+    assert_eq!(steps(r), [pair("202", "UNAVAILABLE")]);
 
     pbx.restart();
     let mut c = CtiClient::connect(pbx.cti);
@@ -120,7 +120,7 @@ fn dnd_set_from_the_cti_refuses_calls_as_busy_and_survives_a_restart() {
     assert_eq!(snap["services"]["dnd"], true, "stored: {snap}");
     caller(&pbx, refused.to_str().unwrap(), "201", "202").run_ok();
     let cdrs = pbx.closed_cdrs(2);
-    assert_eq!(cdrs[1]["status"], "BUSY", "{cdrs:#?}");
+    assert_eq!(cdrs[1]["status"], "UNAVAILABLE", "{cdrs:#?}");
     // Off again: 202 rings (and refuses on its own here).
     ok(&mut c, json!({"name": "set_dnd", "enabled": false}));
 }

@@ -493,7 +493,8 @@ message: string, } | { "type": "ping" } | { "type": "pong" };
  */
 export type Services = {
 /**
- * Do not disturb: calls are refused as busy.
+ * Do not disturb: the extension counts as unavailable (its unavailable forward or
+ * overflow runs), as in the seed.
  */
 dnd: boolean,
 /**

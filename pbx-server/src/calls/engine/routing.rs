@@ -11,9 +11,9 @@ use sip_core::transaction::Endpoint;
 use sip_core::{Method, Peer, Response, SipMessage, Transport};
 use std::time::Duration;
 
-/// The condition DND gives: the extension refuses calls as busy, so its busy forward or
-/// overflow runs (docs/decisions/007 on why busy and not the seed's "unavailable").
-pub(super) const DND_CONDITION: Condition = Condition::Busy;
+/// The condition DND gives: as in the seed (seed-api-addons, L1810), the extension counts as
+/// unavailable, so its unavailable forward or overflow runs and the caller hears 480.
+pub(super) const DND_CONDITION: Condition = Condition::Unavailable;
 
 /// A registered device to ring.
 pub(super) struct Target {

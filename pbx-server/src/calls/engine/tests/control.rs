@@ -405,7 +405,7 @@ async fn click_to_call_applies_services_and_unanswered_requester_ends_it() {
     let methods: Vec<_> = msgs.iter().map(|r| r.method.clone()).collect();
     assert_eq!(methods, [Method::Ack, Method::Bye]);
     assert!(body_text(&msgs[0].body).contains("m=audio 0 "));
-    assert_eq!(h.record(&uid).status.as_deref(), Some("BUSY"));
+    assert_eq!(h.record(&uid).status.as_deref(), Some("UNAVAILABLE"));
 
     let Ok(CallOpOk::Call(uid)) = h.op(CallOp::Dial {
         by: "201".into(),

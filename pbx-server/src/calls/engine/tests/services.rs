@@ -8,29 +8,29 @@ fn forward(h: &mut Harness, ext: &str, kind: ForwardKind, to: &str) {
 }
 
 #[tokio::test]
-async fn dnd_refuses_as_busy_without_ringing() {
+async fn dnd_counts_as_unavailable_without_ringing() {
     let mut h = Harness::new(&["201", "202"], |_| {});
     h.service("202", ServiceChange::Dnd(true));
     h.dial("201", "202");
     assert!(h.requests("202").is_empty(), "the DND phone is not rung");
     let finals = h.finals("201");
-    assert_eq!(finals.last().map(|r| r.status), Some(486));
+    assert_eq!(finals.last().map(|r| r.status), Some(480));
     let rec = h.last_record();
-    assert_eq!(rec.status.as_deref(), Some("BUSY"));
-    assert_eq!(Harness::steps(&rec), [("202".into(), "BUSY".into())]);
+    assert_eq!(rec.status.as_deref(), Some("UNAVAILABLE"));
+    assert_eq!(Harness::steps(&rec), [("202".into(), "UNAVAILABLE".into())]);
 }
 
 #[tokio::test]
-async fn dnd_runs_the_busy_forward_or_overflow() {
+async fn dnd_runs_the_unavailable_forward_or_overflow() {
     let mut h = Harness::new(&["201", "202", "203", "204"], |e| {
         if e.number == "202" {
-            e.overflow_busy = "extension:204".into();
+            e.overflow_unavailable = "extension:204".into();
         }
     });
     h.service("202", ServiceChange::Dnd(true));
     h.dial("201", "202");
     let _ = h.request("204", Method::Invite);
-    forward(&mut h, "202", ForwardKind::Busy, "203");
+    forward(&mut h, "202", ForwardKind::Unavailable, "203");
     h.dial("201", "202");
     let _ = h.request("203", Method::Invite);
     assert!(
