@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
-for pair in sipp:sip-tester baresip:baresip tcpdump:tcpdump python3:python3 /usr/lib/postgresql/15/bin/initdb:postgresql; do
+for pair in cmake:cmake sipp:sip-tester baresip:baresip tcpdump:tcpdump python3:python3 /usr/lib/postgresql/15/bin/initdb:postgresql; do
   bin=${pair%%:*}; pkg=${pair#*:}
   if ! command -v "$bin" >/dev/null 2>&1 && [ ! -x "$bin" ]; then need_pkgs+=("$pkg"); fi
 done

@@ -189,7 +189,20 @@ impl JitterBuffer {
     /// One decoded audio packet of stream `ssrc` with RTP timestamp `timestamp`, arrived
     /// at `now`.
     pub fn push(&mut self, now: Instant, ssrc: u32, timestamp: u32, samples: Vec<i16>) {
-        if samples.is_empty() {
+        self.push_at(now, ssrc, timestamp, CLOCK_RATE, samples);
+    }
+
+    /// [`JitterBuffer::push`] for a stream whose RTP clock is `rtp_clock` (48000 for Opus)
+    /// while its decoded `samples` are at 8 kHz: timestamps are scaled to the samples.
+    pub fn push_at(
+        &mut self,
+        now: Instant,
+        ssrc: u32,
+        timestamp: u32,
+        rtp_clock: u32,
+        samples: Vec<i16>,
+    ) {
+        if samples.is_empty() || rtp_clock == 0 {
             return;
         }
         if self.ssrc != Some(ssrc) {
@@ -204,6 +217,8 @@ impl JitterBuffer {
             Some(h) => h + i64::from(timestamp.wrapping_sub(h as u32) as i32),
         };
         self.highest = Some(self.highest.map_or(ext, |h| h.max(ext)));
+        // In 8 kHz samples from here on (the extended value keeps the RTP clock).
+        let ext = ext * i64::from(CLOCK_RATE) / i64::from(rtp_clock);
         let transit = match self.epoch {
             None => {
                 self.epoch = Some((now, ext));

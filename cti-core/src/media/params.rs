@@ -63,11 +63,14 @@ impl MediaParams {
                     .map(|law| AudioCodec { law, pt })
             })
             .ok_or(NegotiationError::NoCommonCodec)?;
+        // RFC 4733 events share the audio's clock: an Opus call has DTMF only with a
+        // telephone-event/48000 (which we do not offer yet: our event sender counts 8 kHz).
         let dtmf_pt = remote
             .rtpmap(i)
             .into_iter()
             .find_map(|(pt, name, clock, _)| {
-                (name.eq_ignore_ascii_case("telephone-event") && clock == CLOCK_RATE).then_some(pt)
+                (name.eq_ignore_ascii_case("telephone-event") && clock == codec.law.clock_rate())
+                    .then_some(pt)
             });
         let remote_addr = match (remote.connection_address(i), remote.media_port(i)) {
             (Some(ip), Some(port)) if !ip.is_unspecified() && port != 0 => {
@@ -92,11 +95,18 @@ pub fn local_media(rtp: SocketAddr, codecs: &[G711], hold: bool, session_id: u64
     let mut local = LocalMedia::new(rtp.ip(), rtp.port(), session_id);
     local.codecs = codecs
         .iter()
-        .map(|c| Codec::new(c.static_pt(), c.name(), CLOCK_RATE, 1))
+        .map(|c| {
+            let codec = Codec::new(c.static_pt(), c.name(), c.clock_rate(), c.channels());
+            match c.fmtp() {
+                Some(f) => codec.with_fmtp(f),
+                None => codec,
+            }
+        })
         .collect();
     local
         .codecs
         .push(Codec::new(TELEPHONE_EVENT_PT, "telephone-event", CLOCK_RATE, 1).with_fmtp("0-16"));
+
     local.direction = if hold {
         sdp::Direction::SendOnly
     } else {
@@ -146,6 +156,34 @@ mod tests {
         assert!(!p.send && p.remote.is_none());
         let p = MediaParams::negotiate(&parse(OFFER), &[G711::Pcma], true).unwrap();
         assert!(!p.send && !p.recv);
+    }
+
+    #[test]
+    fn opus_from_its_rtpmap_with_events_at_its_clock() {
+        let opus = "v=0\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4000 RTP/AVP 96 0 101 97\r\n\
+            a=rtpmap:96 opus/48000/2\r\na=fmtp:96 useinbandfec=1\r\na=rtpmap:101 telephone-event/8000\r\n\
+            a=rtpmap:97 telephone-event/48000\r\n";
+        let p = MediaParams::negotiate(&parse(opus), &[G711::Pcmu, G711::Opus], false).unwrap();
+        assert_eq!(
+            p.codec,
+            AudioCodec {
+                law: G711::Opus,
+                pt: 96
+            }
+        );
+        assert_eq!(p.dtmf_pt, Some(97));
+        let p = MediaParams::negotiate(&parse(opus), &[G711::Pcmu], false).unwrap();
+        assert_eq!((p.codec.law, p.dtmf_pt), (G711::Pcmu, Some(101)));
+        let text = sdp::offer(&local_media(
+            "127.0.0.1:30000".parse().unwrap(),
+            &[G711::Opus, G711::Pcmu],
+            false,
+            1,
+        ))
+        .to_string();
+        assert!(text.contains("m=audio 30000 RTP/AVP 111 0 101"), "{text}");
+        assert!(text.contains("a=rtpmap:111 opus/48000/2"), "{text}");
+        assert!(text.contains("a=fmtp:111 maxplaybackrate=8000"), "{text}");
     }
 
     #[test]

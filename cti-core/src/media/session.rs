@@ -9,7 +9,7 @@
 //! pauses meanwhile, as RFC 4733 §2.5.1.2 suggests); received digits come out of
 //! [`RtpSession::poll_event`].
 
-use super::codec::FRAME_SAMPLES;
+use super::codec::{Encoding, OpusCodec, FRAME_SAMPLES};
 use super::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 use super::params::MediaParams;
 use media_core::dtmf::char_to_event;
@@ -93,6 +93,8 @@ pub struct RtpSession {
     stats: MediaStats,
     payload: Vec<u8>,
     decoded: Vec<i16>,
+    /// The call's Opus state while Opus is negotiated.
+    opus: Option<OpusCodec>,
 }
 
 impl RtpSession {
@@ -116,6 +118,7 @@ impl RtpSession {
             stats: MediaStats::default(),
             payload: Vec::with_capacity(FRAME_SAMPLES),
             decoded: Vec::with_capacity(FRAME_SAMPLES),
+            opus: None,
         }
     }
 
@@ -139,6 +142,15 @@ impl RtpSession {
         }
         if !params.is_some_and(|p| p.send) {
             self.talking = false;
+        }
+        let opus = params.is_some_and(|p| p.codec.law == Encoding::Opus);
+        if !opus {
+            self.opus = None;
+        } else if self.opus.is_none() || old.map(|o| o.codec) != params.map(|p| p.codec) {
+            // A codec that cannot be set up leaves the call silent rather than failing it.
+            self.opus = OpusCodec::new()
+                .map_err(|e| tracing::warn!(error = %e, "no Opus codec"))
+                .ok();
         }
     }
 
@@ -197,9 +209,27 @@ impl RtpSession {
         } else if header.payload_type == params.codec.pt {
             self.stats.received += 1;
             self.decoded.clear();
-            params.codec.law.decode(payload, &mut self.decoded);
-            self.jitter
-                .push(now, header.ssrc, header.timestamp, self.decoded.clone());
+            let law = params.codec.law;
+            match (law, self.opus.as_mut()) {
+                (Encoding::Opus, Some(opus)) => {
+                    if opus.decode(payload, &mut self.decoded).is_err() {
+                        self.stats.ignored += 1;
+                        return;
+                    }
+                }
+                (Encoding::Opus, None) => {
+                    self.stats.ignored += 1;
+                    return;
+                }
+                _ => law.decode(payload, &mut self.decoded),
+            }
+            self.jitter.push_at(
+                now,
+                header.ssrc,
+                header.timestamp,
+                law.clock_rate(),
+                self.decoded.clone(),
+            );
         } else {
             // Comfort noise and anything else we did not negotiate.
             self.stats.ignored += 1;
@@ -209,7 +239,10 @@ impl RtpSession {
     /// One 20 ms tick of the sending side with the microphone's frame (160 samples).
     pub fn send_audio(&mut self, _now: Instant, frame: &[i16]) {
         let ts = self.ts;
-        self.ts = self.ts.wrapping_add(FRAME_SAMPLES as u32);
+        let step = self
+            .params
+            .map_or(FRAME_SAMPLES as u32, |p| p.codec.law.ticks_per_frame());
+        self.ts = self.ts.wrapping_add(step);
         let Some(params) = self.params.filter(|p| p.send) else {
             self.talking = false;
             return;
@@ -243,13 +276,19 @@ impl RtpSession {
             }
         }
         self.payload.clear();
-        if self.muted {
-            params
-                .codec
-                .law
-                .encode(&[0; FRAME_SAMPLES], &mut self.payload);
+        let pcm = if self.muted {
+            &[0; FRAME_SAMPLES][..]
         } else {
-            params.codec.law.encode(frame, &mut self.payload);
+            frame
+        };
+        match (params.codec.law, self.opus.as_mut()) {
+            (Encoding::Opus, Some(opus)) => {
+                if opus.encode(pcm, &mut self.payload).is_err() {
+                    return;
+                }
+            }
+            (Encoding::Opus, None) => return,
+            (law, _) => law.encode(pcm, &mut self.payload),
         }
         let data = write_rtp(
             params.codec.pt,

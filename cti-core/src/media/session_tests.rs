@@ -119,6 +119,29 @@ fn each_side_hears_the_others_tone_in_both_laws() {
 }
 
 #[test]
+fn opus_carries_the_tones_on_a_48khz_rtp_clock() {
+    let mut p = Pair::new(G711::Opus);
+    p.run(100);
+    assert!(tone_share(&p.heard_b, 90, 1000.0) > 0.95, "B hears 1 kHz");
+    assert!(tone_share(&p.heard_a, 90, 2000.0) > 0.95, "A hears 2 kHz");
+    let s = p.b.stats();
+    assert!(s.received >= 98, "{s:?}");
+    assert_eq!(s.jitter.late + s.jitter.lost, 0, "{s:?}");
+    // 30 ms link + the playout margin: the same latency as G.711 (timestamps scaled).
+    let latency = s.jitter.mean_latency();
+    assert!(latency < Duration::from_millis(45), "{latency:?}");
+    // Timestamps advance 960 per 20 ms packet.
+    p.a.send_audio(p.now, &[0; FRAME_SAMPLES]);
+    p.a.send_audio(p.now, &[0; FRAME_SAMPLES]);
+    let t1 = p.a.poll_transmit().unwrap();
+    let t2 = p.a.poll_transmit().unwrap();
+    let (h1, _) = parse_rtp(&t1.data).unwrap();
+    let (h2, _) = parse_rtp(&t2.data).unwrap();
+    assert_eq!(h2.timestamp.wrapping_sub(h1.timestamp), 960);
+    assert_eq!(h1.payload_type, 111);
+}
+
+#[test]
 fn hold_silences_both_ways_and_resume_restores() {
     let mut p = Pair::new(G711::Pcmu);
     p.run(50);

@@ -71,7 +71,7 @@ impl PhoneConfig {
             server,
             bind_ip: None,
             expires: super::ua::DEFAULT_EXPIRES,
-            codecs: vec![G711::Pcmu, G711::Pcma],
+            codecs: vec![G711::Pcmu, G711::Pcma, G711::Opus],
             jitter: JitterConfig::default(),
             rx_impairment: None,
             sip_ports: None,

@@ -103,7 +103,7 @@ impl UaConfig {
             server,
             local,
             expires: DEFAULT_EXPIRES,
-            codecs: vec![G711::Pcmu, G711::Pcma],
+            codecs: vec![G711::Pcmu, G711::Pcma, G711::Opus],
             user_agent: format!("Centralino softphone {}", env!("CARGO_PKG_VERSION")),
             endpoint: EndpointConfig::default(),
         }

@@ -1,10 +1,12 @@
 //! Interop: the cti-core softphone and baresip (an independent user agent, Debian package)
-//! call each other through the PBX, in G.711. Audio is judged by tone detection on both
+//! call each other through the PBX, in G.711 and in Opus (baresip with only its opus
+//! module, so Opus is the one codec both have). Audio is judged by tone detection on both
 //! sides: baresip's 1 kHz sine in what the softphone plays, and the softphone's 2 kHz in
 //! what baresip decoded (its `sndfile` module dumps each call's decoded audio to a WAV).
 
 use centralino_e2e::softphone::{heard, played, share, softphone};
 use centralino_e2e::{free_media_port, free_udp_port, Pbx};
+use cti_core::media::codec::Encoding;
 use cti_core::media::device::TestDevice;
 use cti_core::phone::{CallState, EndReason, PhoneEvent};
 use media_core::tone::tone_ratio;
@@ -29,8 +31,9 @@ impl Drop for Baresip {
 }
 
 impl Baresip {
-    /// baresip as `user` (auto-answering), sending a 1 kHz sine, dumping decoded audio.
-    fn start(pbx: &Pbx, user: &str, dir: &Path) -> Baresip {
+    /// baresip as `user` (auto-answering), sending a 1 kHz sine, dumping decoded audio,
+    /// with the audio codec module `codec` (`g711.so`, `opus.so`).
+    fn start(pbx: &Pbx, user: &str, dir: &Path, codec: &str) -> Baresip {
         let media = free_media_port();
         let ctrl_port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -44,7 +47,7 @@ impl Baresip {
             format!(
                 "poll_method epoll\nsip_listen 127.0.0.1:{sip}\nnet_interface 127.0.0.1\n\
 audio_player aubridge,sink\naudio_source ausine,1000\nausrc_srate 48000\nausrc_channels 2\nauplay_srate 48000\naudio_alert aubridge,alert\n\
-rtp_ports {media}-{m2}\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\nmodule ausine.so\n\
+rtp_ports {media}-{m2}\nmodule_path /usr/lib/baresip/modules\nmodule {codec}\nmodule ausine.so\n\
 module aubridge.so\nmodule sndfile.so\nsnd_path {dumps}\nmodule ctrl_tcp.so\nmodule_app account.so\n\
 module_app menu.so\nctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
                 sip = free_udp_port(),
@@ -153,7 +156,7 @@ fn tone_blocks(samples: &[i16], rate: u32, freq: f32) -> f64 {
 async fn the_softphone_and_baresip_call_each_other_with_audio_both_ways() {
     let pbx = Pbx::start();
     let dir = tempfile::tempdir().unwrap();
-    let mut bs = Baresip::start(&pbx, "203", dir.path());
+    let mut bs = Baresip::start(&pbx, "203", dir.path(), "g711.so");
     let dev = Arc::new(TestDevice::tone(2000.0));
     let (phone, ev) = softphone(&pbx, "201", dev.clone(), |_| {}).await;
     phone.register().await.unwrap();
@@ -229,6 +232,115 @@ async fn the_softphone_and_baresip_call_each_other_with_audio_both_ways() {
     assert!(
         share(&at_phone, 1000.0) > 0.9,
         "incoming from baresip: {}",
+        share(&at_phone, 1000.0)
+    );
+    phone.hangup(inc).await.unwrap();
+    let cdrs = pbx.closed_cdrs(2);
+    assert!(cdrs.iter().all(|r| r["status"] == "OK"), "{cdrs:#?}");
+    phone.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_softphone_and_baresip_talk_opus_through_the_pbx() {
+    let pbx = Pbx::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut bs = Baresip::start(&pbx, "203", dir.path(), "opus.so");
+    let dev = Arc::new(TestDevice::tone(2000.0));
+    let (phone, ev) = softphone(&pbx, "201", dev.clone(), |_| {}).await;
+    phone.register().await.unwrap();
+    assert!(phone.wait_registered(Duration::from_secs(10)).await);
+    pbx.wait_for("baresip registered", Duration::from_secs(15), |p| {
+        p.locations().len() == 2
+    });
+
+    // The softphone offers PCMU, PCMA and opus; baresip has only opus and answers with it.
+    let out = phone.call("203").await.unwrap();
+    let mut connected = None;
+    for _ in 0..150 {
+        connected = ev.all().iter().find_map(|e| match e {
+            PhoneEvent::CallState { call, state } if *call == out => match state {
+                CallState::Connected => Some(Ok(())),
+                CallState::Ended(r) => Some(Err(r.clone())),
+                _ => None,
+            },
+            _ => None,
+        });
+        if connected.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(connected, Some(Ok(())), "baresip answers\n{}", bs.log());
+    let codec = phone
+        .call_info(out)
+        .await
+        .and_then(|i| i.media)
+        .map(|m| m.codec);
+    assert_eq!(
+        codec.map(|c| c.law),
+        Some(Encoding::Opus),
+        "{codec:?}\n{}",
+        bs.log()
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let at_phone = heard(&dev, out, played(&dev, out).saturating_sub(16000));
+    let got = share(&at_phone, 1000.0);
+    let stats = phone.media_stats(out).await.unwrap();
+    eprintln!(
+        "opus from baresip: 1 kHz in {:.0}% of the softphone's 20 ms frames; {} packets in, \
+         jitter buffer mean added latency {:?}",
+        100.0 * got,
+        stats.received,
+        stats.jitter.mean_latency()
+    );
+    assert!(
+        got > 0.9,
+        "the softphone hears baresip's 1 kHz over Opus: {got}\n{}",
+        bs.log()
+    );
+    phone.hangup(out).await.unwrap();
+    ev.state(out, CallState::Ended(EndReason::LocalHangup))
+        .await;
+    let mut dumps = Vec::new();
+    for _ in 0..50 {
+        dumps = bs.decoded();
+        if dumps.iter().any(|(_, _, s)| s.len() > 8000) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (rate, channels, samples) = dumps
+        .iter()
+        .max_by_key(|d| d.2.len())
+        .cloned()
+        .unwrap_or_else(|| panic!("no decoded dump from baresip\n{}", bs.log()));
+    let got = tone_blocks(&samples, rate, 2000.0);
+    eprintln!(
+        "baresip decoded {:.1} s of Opus ({rate} Hz, {channels} ch); 2 kHz in {:.0}% of its audible 20 ms blocks",
+        samples.len() as f64 / f64::from(rate),
+        100.0 * got
+    );
+    assert!(
+        got > 0.9,
+        "baresip hears the softphone's 2 kHz over Opus: {got}"
+    );
+
+    // baresip calls the softphone: its Opus offer (rewritten by the PBX) is accepted.
+    bs.command("dial", &format!("sip:201@{}", pbx.sip));
+    let inc = ev.incoming(&[]).await;
+    phone.answer(inc).await.unwrap();
+    ev.state(inc, CallState::Connected).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let law = phone
+        .call_info(inc)
+        .await
+        .and_then(|i| i.media)
+        .map(|m| m.codec.law);
+    assert_eq!(law, Some(Encoding::Opus));
+    let at_phone = heard(&dev, inc, played(&dev, inc).saturating_sub(8000));
+    assert!(
+        share(&at_phone, 1000.0) > 0.9,
+        "incoming Opus from baresip: {}",
         share(&at_phone, 1000.0)
     );
     phone.hangup(inc).await.unwrap();

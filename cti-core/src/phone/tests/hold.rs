@@ -118,7 +118,7 @@ fn the_far_end_holds_us() {
     assert!(m.send && m.recv);
     assert_eq!(m.remote, Some(addr("10.0.0.1:20010")));
     // An unusable offer keeps the call as it is.
-    h.deliver_request(&peer.request(Method::Invite, Some(&sdp(20010, "111", "sendrecv"))));
+    h.deliver_request(&peer.request(Method::Invite, Some(&sdp(20010, "9", "sendrecv"))));
     assert_eq!(h.sent_responses().pop().unwrap().status, 488);
     assert_eq!(h.ua.call_state(id), Some(CallState::Connected));
 }

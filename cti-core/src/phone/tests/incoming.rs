@@ -124,9 +124,9 @@ fn reject_and_cancel() {
 }
 
 #[test]
-fn an_offer_without_g711_is_refused_with_488() {
+fn an_offer_without_a_codec_we_speak_is_refused_with_488() {
     let mut h = Harness::new();
-    let (invite, _) = incoming_invite("in5", Some(&sdp(21000, "111", "sendrecv")));
+    let (invite, _) = incoming_invite("in5", Some(&sdp(21000, "9", "sendrecv")));
     h.deliver_request(&invite);
     let statuses: Vec<u16> = h.sent_responses().iter().map(|r| r.status).collect();
     assert_eq!(statuses, vec![100, 488]);
@@ -140,7 +140,7 @@ fn a_late_offer_is_answered_in_the_ack() {
     h.ua.answer(h.now, id, addr(RTP)).unwrap();
     let ok = h.sent_responses().pop().unwrap();
     let offer = body_sdp(&ok.body);
-    assert_eq!(offer.media[0].formats, vec!["0", "8", "101"]);
+    assert_eq!(offer.media[0].formats, vec!["0", "8", "111", "101"]);
     assert!(
         media_of(&h.take_events()).is_none(),
         "no media before the answer"

@@ -38,7 +38,7 @@ fn an_answered_call_offers_g711_acks_and_hangs_up_with_bye() {
     let mut h = Harness::new();
     let (id, invite) = dial(&mut h);
     let offer = body_sdp(&invite.body);
-    assert_eq!(offer.media[0].formats, vec!["0", "8", "101"]);
+    assert_eq!(offer.media[0].formats, vec!["0", "8", "111", "101"]);
     assert_eq!(offer.media[0].port, 30000);
     assert_eq!(
         offer.connection_address(0),
