@@ -6,12 +6,15 @@ Prints:
   * calls/s with RTP flowing (SIPp caller -> PBX -> SIPp callee, media through the relay),
   * CPU microseconds per relayed RTP packet (process CPU time / packets relayed),
   * CTI event latency: SIP state change -> lamp event at 1, 100 and 1,000 CTI clients, server
-    memory per client, one slow client (bench/cti-bench, see bench/cti.md).
+    memory per client, one slow client (bench/cti-bench, see bench/cti.md),
+  * the cti-core softphone's media: CPU per active call leg (G.711 and Opus, release build),
+    added latency of the jitter buffer (clean and with 5 % loss + 40 ms jitter), memory with one
+    call up (bench/softphone-bench).
 
 Kamailio runs as registrar + stateful proxy with the same passwords; it relays no media, so
 the RTP figure has no Kamailio column. Everything runs on 127.0.0.1 and stops by itself.
 
-Usage: bench/run.py [--quick] [--cti-only]   (needs sipp and kamailio; installs them with apt if missing)
+Usage: bench/run.py [--quick] [--cti-only] [--softphone-only]   (needs sipp and kamailio; installs them with apt if missing)
 """
 import json
 import os
@@ -26,6 +29,7 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK = "--quick" in sys.argv
 CTI_ONLY = "--cti-only" in sys.argv
+SOFTPHONE_ONLY = "--softphone-only" in sys.argv
 REG_COUNT = 2000 if QUICK else 20000
 REG_RATE = 5000 if QUICK else 20000
 CALLS = 1000 if QUICK else 5000
@@ -203,9 +207,41 @@ def bench_cti():
         print(f"cti-bench failed (exit status {p.returncode})", flush=True)
 
 
+SOFTPHONE_LABELS = [
+    ("cpu_per_leg_pcmu_pct", "CPU per active call leg, G.711 u-law (% of one core)"),
+    ("cpu_per_leg_opus_pct", "CPU per active call leg, Opus (% of one core)"),
+    ("jitter_clean_pcmu_mean_ms", "jitter buffer added latency, clean loopback: mean ms"),
+    ("jitter_clean_pcmu_max_ms", "jitter buffer added latency, clean loopback: max ms"),
+    ("jitter_clean_opus_mean_ms", "jitter buffer added latency, clean, Opus: mean ms"),
+    ("jitter_loss5_jitter40_mean_ms", "jitter buffer added latency, 5% loss + 40 ms jitter: mean ms"),
+    ("jitter_loss5_jitter40_max_ms", "jitter buffer added latency, 5% loss + 40 ms jitter: max ms"),
+    ("jitter_loss5_jitter40_target_ms", "jitter buffer target, 5% loss + 40 ms jitter: ms"),
+    ("rss_idle_kib", "process RSS before any call (KiB)"),
+    ("rss_one_call_kib", "process RSS with one call up, both legs in-process (KiB)"),
+]
+
+
+def bench_softphone():
+    """The softphone's media loop (bench/softphone-bench, a cti-core example), release build."""
+    subprocess.run(["cargo", "build", "--release", "-p", "cti-core", "--example", "softphone-bench"],
+                   cwd=ROOT, check=True)
+    exe = os.path.join(ROOT, "target", "release", "examples", "softphone-bench")
+    args = [exe] + (["--quick"] if QUICK else [])
+    print("\n== softphone media (cti-core, 10 calls = 20 legs per codec) ==", flush=True)
+    p = subprocess.run(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    figures = dict(line.split(" ", 1) for line in p.stdout.splitlines() if " " in line)
+    for key, label in SOFTPHONE_LABELS:
+        print(f"{label:<70}{figures.get(key, '?'):>12}", flush=True)
+    if p.returncode != 0:
+        print(f"softphone-bench failed (exit status {p.returncode})", flush=True)
+
+
 def main():
     if CTI_ONLY:
         bench_cti()
+        return
+    if SOFTPHONE_ONLY:
+        bench_softphone()
         return
     need("sipp", "sip-tester")
     need("kamailio", "kamailio")
@@ -266,6 +302,7 @@ def main():
         print(f"{name:<{width}}{a:>24}  {b:>40}")
     shutil.rmtree(tmp, ignore_errors=True)
     bench_cti()
+    bench_softphone()
 
 
 if __name__ == "__main__":
