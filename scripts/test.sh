@@ -17,6 +17,25 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
 
+# The web UI (ui/): Node.js and npm come with the machine; its browser test drives Debian's
+# Chromium through playwright-core (no browser download).
+if [ -z "${CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
+  echo "== installing chromium"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+echo "== web UI: npm ci, lint, unit tests, build"
+uilog=$(mktemp)
+(
+  cd ui
+  npm ci --no-audit --no-fund
+  npm run lint
+  npm test 2>&1 | tee "$uilog"
+  npm run build
+)
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -38,4 +57,7 @@ scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
 rm -f "$log"
+ui_passed=$(sed 's/\x1b\[[0-9;]*m//g' "$uilog" | grep -Eo 'Tests +[0-9]+ passed' | grep -Eo '[0-9]+' | tail -1)
+passed=$((passed + ${ui_passed:-0}))
+rm -f "$uilog"
 echo "summary: $passed passed, $failed failed"

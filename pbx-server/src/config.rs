@@ -41,6 +41,8 @@ pub struct Settings {
     pub demo: bool,
     /// Offer SHA-256 digest challenges besides MD5.
     pub digest_sha256: bool,
+    /// Folder of the built web UI (`ui/dist`); `None` = next to the binary or the source tree.
+    pub ui_dir: Option<PathBuf>,
 }
 
 impl Settings {

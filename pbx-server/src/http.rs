@@ -1,5 +1,6 @@
-//! The HTTP port: a status page, health and metrics. The REST API and WebCTI join here
-//! with their issues.
+//! The HTTP port: WebCTI (the built web UI, see `webui`) at `/`, a status page at
+//! `/status`, health and metrics, the REST API under `/rest`. Without a built UI, `/` shows
+//! the status page.
 
 use crate::core::CoreMetrics;
 use crate::media::MediaMetrics;
@@ -39,16 +40,32 @@ pub struct HttpState {
     pub status: Arc<Mutex<StatusSnapshot>>,
     /// The REST API under `/rest`.
     pub rest: crate::rest::RestState,
+    /// The built web UI (WebCTI), served at `/`.
+    pub ui: crate::webui::WebUi,
 }
 
 /// The router.
 pub fn router(state: HttpState) -> Router {
     Router::new()
-        .route("/", get(index))
+        .route("/", get(root))
+        .route("/status", get(index))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .nest("/rest", crate::rest::router(state.rest.clone()))
+        .fallback(get(ui_file))
         .with_state(state)
+}
+
+async fn root(state: State<HttpState>) -> axum::response::Response {
+    if state.ui.is_present() {
+        state.ui.serve("/").await
+    } else {
+        index(state).await.into_response()
+    }
+}
+
+async fn ui_file(State(s): State<HttpState>, uri: axum::http::Uri) -> axum::response::Response {
+    s.ui.serve(uri.path()).await
 }
 
 async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
@@ -92,7 +109,7 @@ async fn index(State(s): State<HttpState>) -> Html<String> {
 .registered td:nth-child(3){{color:#080}}.unavailable td:nth-child(3){{color:#999}}</style></head>\
 <body><h1>Centralino PBX</h1><p>Active calls: {} · Registered devices: {} · RTP packets relayed: {}</p>\
 <table><tr><th>Extension</th><th>Name</th><th>State</th><th>Devices</th></tr>{rows}</table>\
-<p>The CTI web interface arrives with its issue; this page shows the PBX core.</p></body></html>",
+<p>This page shows the PBX core; the CTI web interface is at <a href=\"/\">/</a> when built.</p></body></html>",
         s.core.active_calls.load(Ordering::Relaxed),
         s.core.registered.load(Ordering::Relaxed),
         s.media.packets.load(Ordering::Relaxed),

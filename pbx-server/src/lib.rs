@@ -24,6 +24,7 @@ pub mod server;
 pub mod sip_io;
 pub mod store;
 pub mod tls;
+pub mod webui;
 
 /// Our User-Agent / Server header.
 pub const USER_AGENT: &str = concat!("Centralino/", env!("CARGO_PKG_VERSION"));

@@ -75,6 +75,10 @@ enum Cmd {
         /// Also challenge with SHA-256 digest (RFC 8760), after MD5.
         #[arg(long, env = "CENTRALINO_DIGEST_SHA256")]
         digest_sha256: bool,
+        /// Folder of the built web UI (WebCTI) served at `/`; default: `ui/` next to the
+        /// binary, else the source tree's `ui/dist`.
+        #[arg(long, env = "CENTRALINO_UI_DIR")]
+        ui_dir: Option<PathBuf>,
     },
     /// Print call records.
     Cdr {
@@ -181,6 +185,7 @@ impl From<Cmd> for pbx_server::cli::Command {
                 rtp_max,
                 demo,
                 digest_sha256,
+                ui_dir,
             } => Command::Run(Box::new(Settings {
                 data_dir: PathBuf::new(),
                 database_url: None,
@@ -200,6 +205,7 @@ impl From<Cmd> for pbx_server::cli::Command {
                 rtp_max,
                 demo,
                 digest_sha256,
+                ui_dir,
             })),
             Cmd::Cdr { json, last } => Command::Cdr { json, last },
             Cmd::Locations => Command::Locations,

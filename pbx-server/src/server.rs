@@ -171,6 +171,7 @@ pub async fn start(
         media: media_metrics,
         status,
         rest: crate::rest::RestState::new(store.clone(), settings.demo),
+        ui: crate::webui::WebUi::locate(settings.ui_dir.as_deref()),
     })
     .merge(crate::cti::listen::router(hub));
     tokio::spawn({

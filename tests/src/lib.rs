@@ -163,14 +163,8 @@ impl Pbx {
             cmd.args(["--database-url", u]);
         }
         cmd.args(["run", "--demo", "--bind", "127.0.0.1"])
-            .args([
-                "--sip-port",
-                &sip_port.to_string(),
-                "--http-port",
-                "0",
-                "--cti-port",
-                "0",
-            ])
+            .args(["--sip-port", &sip_port.to_string()])
+            .args(self.free_port_args())
             .args([
                 "--rtp-min",
                 &self.rtp.0.to_string(),
@@ -211,6 +205,16 @@ impl Pbx {
             }
         }
         self.child = Some(child);
+    }
+
+    /// `--http-port 0 --cti-port 0` (free ports), less those the test pinned in its run
+    /// arguments: a pinned port stays the same across restarts.
+    fn free_port_args(&self) -> Vec<&'static str> {
+        ["--http-port", "--cti-port"]
+            .into_iter()
+            .filter(|flag| !self.args.iter().any(|a| a == flag))
+            .flat_map(|flag| [flag, "0"])
+            .collect()
     }
 
     /// The server's log so far.

@@ -19,3 +19,4 @@ mod rest;
 mod softphone;
 mod softphone_baresip;
 mod softphone_transfer;
+mod ui;

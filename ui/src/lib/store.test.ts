@@ -1,0 +1,206 @@
+import { describe, expect, it } from 'vitest';
+import type { Event, HistoryEntry, ServerMsg, Snapshot } from '../protocol/cti';
+import { example, exampleNames } from '../test/doc-examples';
+import { CtiStore, HISTORY_MAX, missedHistory, myCalls, otherParty } from './store';
+
+type EventFrame = Extract<ServerMsg, { type: 'event' }>;
+
+function snapshot(): Snapshot {
+  return example<Snapshot>('snapshot');
+}
+
+function ev(name: string): EventFrame {
+  return example<EventFrame>(name);
+}
+
+function loaded(): CtiStore {
+  const s = new CtiStore();
+  expect(s.applySnapshot(snapshot())).toEqual({ ok: true });
+  return s;
+}
+
+describe('the doc examples', () => {
+  it('are all there', () => {
+    for (const name of ['snapshot', 'event_lamp', 'event_call', 'event_history', 'resumed']) {
+      expect(exampleNames()).toContain(name);
+    }
+  });
+});
+
+describe('snapshot', () => {
+  it('gives the whole state and the seq to resume from', () => {
+    const v = loaded().view;
+    expect(v.lastSeq).toBe(4711);
+    expect(v.user?.extension).toBe('201');
+    expect(v.order).toEqual(['201', '202']);
+    expect(v.extensions['201']?.lamp).toBe('busy');
+    expect(v.extensions['201']?.peer).toEqual({ number: '0612345xxx', name: null });
+    expect(v.extensions['202']?.presence.message).toBe('back at 14:00');
+    expect(v.services?.forwards.no_answer).toBe('+393331234567');
+    expect(Object.keys(v.calls)).toEqual(['1718000000.42']);
+    expect(v.history.map((h) => h.id)).toEqual(['1717990000.7']);
+  });
+
+  it('replaces everything, whenever it comes', () => {
+    const s = loaded();
+    s.applyEvent(4800, ev('event_lamp').event);
+    s.addHistoryPage([{ ...snapshot().history[0]!, id: 'old', started_ms: 1 }], false);
+    const next = snapshot();
+    next.seq = 9000;
+    next.calls = [];
+    next.extensions = next.extensions.filter((e) => e.number === '202');
+    next.history = [];
+    s.applySnapshot(next);
+    expect(s.view.lastSeq).toBe(9000);
+    expect(s.view.order).toEqual(['202']);
+    expect(s.view.extensions['201']).toBeUndefined();
+    expect(s.view.extensions['202']?.lamp).toBe('idle');
+    expect(s.view.calls).toEqual({});
+    expect(s.view.history).toEqual([]);
+  });
+
+  it('from a newer protocol is refused', () => {
+    const s = new CtiStore();
+    const snap = snapshot();
+    snap.protocol = 2;
+    expect(s.applySnapshot(snap)).toEqual({ ok: false, reason: 'protocol_too_new', protocol: 2 });
+    expect(s.view.user).toBeNull();
+  });
+
+  it('sorts extensions by number, numerically', () => {
+    const s = new CtiStore();
+    const snap = snapshot();
+    const base = snap.extensions[1]!;
+    snap.extensions = ['1000', '30', '201', '4'].map((number) => ({ ...base, number }));
+    s.applySnapshot(snap);
+    expect(s.view.order).toEqual(['4', '30', '201', '1000']);
+  });
+});
+
+describe('events', () => {
+  it('apply the doc example of every kind', () => {
+    const s = loaded();
+    const v = s.view;
+    const apply = (name: string, seq?: number) => {
+      const f = ev(name);
+      expect(s.applyEvent(seq ?? f.seq, f.event)).toEqual({ ok: true });
+    };
+    apply('event_lamp');
+    expect(v.extensions['202']).toMatchObject({
+      lamp: 'ringing',
+      peer: { number: '201', name: 'Anna Rossi' },
+      direction: 'inbound',
+    });
+    apply('event_account');
+    expect(v.extensions['202']?.accounts).toEqual([
+      { username: '202', registered: false, address: null, user_agent: null, latency_ms: null },
+    ]);
+    apply('event_presence');
+    expect(v.extensions['202']?.presence.effective).toBe('offline');
+    apply('event_services');
+    expect(v.services?.dnd).toBe(true);
+    expect(v.extensions['201']?.services?.dnd).toBe(true);
+    apply('event_extension_dnd');
+    expect(v.extensions['201']?.dnd).toBe(true);
+    apply('event_call');
+    expect(v.calls['1718000000.42']).toMatchObject({ state: 'held', held_by: 'callee' });
+    apply('event_call_ended');
+    expect(v.calls).toEqual({});
+    apply('event_history');
+    expect(v.history.map((h) => h.id)).toEqual(['1718000200.45', '1717990000.7']);
+    expect(v.lastSeq).toBe(4719);
+  });
+
+  it('may hide the peer', () => {
+    const s = loaded();
+    s.applyEvent(4712, ev('event_lamp').event);
+    s.applyEvent(4713, ev('event_lamp_hidden_peer').event);
+    expect(s.view.extensions['202']).toMatchObject({ lamp: 'ringing', peer: null, direction: null });
+  });
+
+  it('with gaps in seq are normal', () => {
+    const s = loaded();
+    expect(s.applyEvent(5000, ev('event_lamp').event).ok).toBe(true);
+    expect(s.applyEvent(7000, ev('event_call_ended').event).ok).toBe(true);
+    expect(s.view.lastSeq).toBe(7000);
+  });
+
+  it('whose seq does not increase break the promise and change nothing', () => {
+    const s = loaded();
+    expect(s.applyEvent(4712, ev('event_lamp').event).ok).toBe(true);
+    const hidden = ev('event_lamp_hidden_peer');
+    expect(hidden.seq).toBe(4712);
+    expect(s.applyEvent(hidden.seq, hidden.event)).toEqual({ ok: false, reason: 'seq_not_increasing' });
+    expect(s.applyEvent(4000, hidden.event).ok).toBe(false);
+    expect(s.view.extensions['202']?.peer?.number).toBe('201');
+    expect(s.view.lastSeq).toBe(4712);
+  });
+
+  it('a services event of another extension leaves the user services alone', () => {
+    const s = loaded();
+    const f = ev('event_services');
+    const e = f.event as Extract<Event, { kind: 'services' }>;
+    s.applyEvent(4800, { ...e, extension: '202' });
+    expect(s.view.services?.dnd).toBe(false);
+    expect(s.view.extensions['202']?.services?.dnd).toBe(true);
+  });
+
+  it('about an extension the snapshot did not have are ignored', () => {
+    const s = loaded();
+    const f = ev('event_lamp');
+    expect(s.applyEvent(4800, { ...f.event, extension: '999' } as Event).ok).toBe(true);
+    expect(s.view.extensions['999']).toBeUndefined();
+    expect(s.view.lastSeq).toBe(4800);
+  });
+
+  it('a new device is added, a known one replaced', () => {
+    const s = loaded();
+    const f = ev('event_account');
+    const e = f.event as Extract<Event, { kind: 'account' }>;
+    s.applyEvent(4800, { ...e, account: { ...e.account, username: '202b', registered: true } });
+    expect(s.view.extensions['202']?.accounts.map((a) => a.username)).toEqual(['202', '202b']);
+  });
+});
+
+describe('history', () => {
+  const entry = (id: string, started_ms: number, missed = false): HistoryEntry => ({
+    id,
+    started_ms,
+    direction: 'inbound',
+    other: { number: '203', name: null },
+    status: missed ? 'NOANSWER' : 'OK',
+    answered: !missed,
+    missed,
+    duration_s: 1,
+    talk_s: 0,
+  });
+
+  it('stays newest first without duplicates, and bounded', () => {
+    const s = loaded();
+    s.applyEvent(4800, { kind: 'history', entry: entry('a', 1718000000000) });
+    s.addHistoryPage([entry('1717990000.7', 1717990000000), entry('b', 5)], false);
+    expect(s.view.history.map((h) => h.id)).toEqual(['a', '1717990000.7', 'b']);
+    s.addHistoryPage(
+      Array.from({ length: HISTORY_MAX + 10 }, (_, i) => entry(`p${i}`, 4 - i * 0.001)),
+      false,
+    );
+    expect(s.view.history).toHaveLength(HISTORY_MAX);
+  });
+
+  it('missed view merges the loaded missed calls with older missed pages', () => {
+    const s = loaded();
+    s.applyEvent(4800, { kind: 'history', entry: entry('m1', 1718000300000, true) });
+    s.addHistoryPage([entry('m0', 10, true)], true);
+    expect(missedHistory(s.view).map((h) => h.id)).toEqual(['m1', 'm0']);
+    expect(s.view.history.map((h) => h.id)).not.toContain('m0');
+  });
+});
+
+describe('my calls', () => {
+  it('are the calls of my extension, with the other party', () => {
+    const v = loaded().view;
+    const calls = myCalls(v);
+    expect(calls).toHaveLength(1);
+    expect(otherParty(v, calls[0]!).number).toBe('0612345xxx');
+  });
+});

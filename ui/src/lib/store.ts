@@ -1,0 +1,207 @@
+// The client's copy of the CTI state: a snapshot replaces everything, events are applied in
+// order, `lastSeq` is what a reconnect resumes from (docs/cti-protocol.md, "What a client must
+// do"). No I/O and no timers here: the session feeds it, tests feed it the doc's examples.
+//
+// The store mutates `view` in place, so a UI can hand it a reactive object (a Svelte `$state`
+// proxy) and every change re-renders only what reads the changed field.
+
+import {
+  PROTOCOL_VERSION,
+  type CallInfo,
+  type Event,
+  type ExtensionState,
+  type HistoryEntry,
+  type Services,
+  type Snapshot,
+  type UserInfo,
+} from '../protocol/cti';
+
+/** History entries kept in memory (the snapshot brings 20; pages add to it). */
+export const HISTORY_MAX = 500;
+
+/** Everything the views read. */
+export interface CtiView {
+  /** Who is logged in; `null` before the first snapshot. */
+  user: UserInfo | null;
+  /** Extensions by number. */
+  extensions: Record<string, ExtensionState>;
+  /** Extension numbers in directory order. */
+  order: string[];
+  /** Services of the user's own extension. */
+  services: Services | null;
+  /** Calls in progress the user may see, by id. */
+  calls: Record<string, CallInfo>;
+  /** The user's history, newest first: the snapshot's, events, and pages of `history`. */
+  history: HistoryEntry[];
+  /** Older missed calls fetched with `history {missed_only}` (merged into the missed view). */
+  olderMissed: HistoryEntry[];
+  /** `seq` of the snapshot or of the last event applied. */
+  lastSeq: number | null;
+}
+
+/** What applying a frame did. */
+export type Applied =
+  | { ok: true }
+  /** The server broke its promise: drop the connection, log in again without resume. */
+  | { ok: false; reason: 'seq_not_increasing' }
+  /** A newer protocol than this client knows: stop and ask the user to update. */
+  | { ok: false; reason: 'protocol_too_new'; protocol: number };
+
+export function emptyView(): CtiView {
+  return {
+    user: null,
+    extensions: {},
+    order: [],
+    services: null,
+    calls: {},
+    history: [],
+    olderMissed: [],
+    lastSeq: null,
+  };
+}
+
+const collator = new Intl.Collator('en', { numeric: true });
+
+/** Newest first, no two entries with one id. */
+export function mergeHistory(a: HistoryEntry[], b: HistoryEntry[]): HistoryEntry[] {
+  const seen = new Set<string>();
+  const out: HistoryEntry[] = [];
+  for (const e of [...a, ...b].sort((x, y) => y.started_ms - x.started_ms)) {
+    if (!seen.has(e.id)) {
+      seen.add(e.id);
+      out.push(e);
+    }
+  }
+  return out.slice(0, HISTORY_MAX);
+}
+
+export class CtiStore {
+  readonly view: CtiView;
+
+  constructor(view: CtiView = emptyView()) {
+    this.view = view;
+  }
+
+  /** Forgets everything (logout). */
+  reset(): void {
+    Object.assign(this.view, emptyView());
+  }
+
+  /** A snapshot replaces all state, whenever it comes. */
+  applySnapshot(s: Snapshot): Applied {
+    if (s.protocol > PROTOCOL_VERSION) {
+      return { ok: false, reason: 'protocol_too_new', protocol: s.protocol };
+    }
+    const v = this.view;
+    const extensions: Record<string, ExtensionState> = {};
+    for (const e of s.extensions) extensions[e.number] = e;
+    const calls: Record<string, CallInfo> = {};
+    for (const c of s.calls) calls[c.id] = c;
+    v.user = s.user;
+    v.extensions = extensions;
+    v.order = Object.keys(extensions).sort(collator.compare);
+    v.services = s.services;
+    v.calls = calls;
+    v.history = mergeHistory(s.history, []);
+    v.olderMissed = [];
+    v.lastSeq = s.seq;
+    return { ok: true };
+  }
+
+  /** One event, in order. */
+  applyEvent(seq: number, ev: Event): Applied {
+    const v = this.view;
+    if (v.lastSeq !== null && seq <= v.lastSeq) {
+      return { ok: false, reason: 'seq_not_increasing' };
+    }
+    v.lastSeq = seq;
+    switch (ev.kind) {
+      case 'lamp': {
+        const x = v.extensions[ev.extension];
+        if (x) {
+          x.lamp = ev.lamp;
+          x.peer = ev.peer;
+          x.direction = ev.direction;
+        }
+        break;
+      }
+      case 'account': {
+        const x = v.extensions[ev.extension];
+        if (x) {
+          const i = x.accounts.findIndex((a) => a.username === ev.account.username);
+          if (i >= 0) x.accounts[i] = ev.account;
+          else x.accounts.push(ev.account);
+        }
+        break;
+      }
+      case 'presence': {
+        const x = v.extensions[ev.extension];
+        if (x) x.presence = ev.presence;
+        break;
+      }
+      case 'services': {
+        const x = v.extensions[ev.extension];
+        if (x) x.services = ev.services;
+        if (v.user?.extension === ev.extension) v.services = ev.services;
+        break;
+      }
+      case 'extension_dnd': {
+        const x = v.extensions[ev.extension];
+        if (x) x.dnd = ev.dnd;
+        break;
+      }
+      case 'call':
+        v.calls[ev.call.id] = ev.call;
+        break;
+      case 'call_ended':
+        delete v.calls[ev.id];
+        break;
+      case 'history':
+        v.history = mergeHistory([ev.entry], v.history);
+        break;
+    }
+    return { ok: true };
+  }
+
+  /** A page of `history` (all calls) older than what is loaded. */
+  addHistoryPage(entries: HistoryEntry[], missedOnly: boolean): void {
+    if (missedOnly) this.view.olderMissed = mergeHistory(this.view.olderMissed, entries);
+    else this.view.history = mergeHistory(this.view.history, entries);
+  }
+}
+
+// Read-side helpers the views share.
+
+/** The user's own extension number, if any. */
+export function myExtension(v: CtiView): string | null {
+  return v.user?.extension ?? null;
+}
+
+/** Calls in which the user's extension is a party, oldest first. */
+export function myCalls(v: CtiView): CallInfo[] {
+  const me = myExtension(v);
+  return Object.values(v.calls)
+    .filter((c) => me !== null && (c.caller.number === me || c.callee.number === me))
+    .sort((a, b) => a.started_ms - b.started_ms);
+}
+
+/** The side of `call` the user is on (`null` when not a party). */
+export function mySide(v: CtiView, call: CallInfo): 'caller' | 'callee' | null {
+  const me = myExtension(v);
+  if (call.caller.number === me) return 'caller';
+  if (call.callee.number === me) return 'callee';
+  return null;
+}
+
+/** The other party of a call, seen from the user. */
+export function otherParty(v: CtiView, call: CallInfo) {
+  return mySide(v, call) === 'callee' ? call.caller : call.callee;
+}
+
+/** Missed calls: those loaded with the full history plus older missed pages. */
+export function missedHistory(v: CtiView): HistoryEntry[] {
+  return mergeHistory(
+    v.history.filter((e) => e.missed),
+    v.olderMissed,
+  );
+}

@@ -1,0 +1,86 @@
+// Small pure helpers of the views: dial strings, durations, favourites, search.
+
+import type { ExtensionState, Party } from '../protocol/cti';
+
+/**
+ * A number as people type or paste it (`+39 06 1234-567`, `(02) 555.12`) reduced to a dial
+ * string the server accepts (digits, `*`, `#`, an optional leading `+`, 1–32 characters), or
+ * `null` when it cannot be one.
+ */
+export function toDialString(input: string): string | null {
+  const s = input.trim().replace(/[\s\-()./]/g, '');
+  return /^\+?[0-9*#]{1,32}$/.test(s) && s.length <= 32 ? s : null;
+}
+
+/** Whether a number was masked for privacy (`0612345xxx`): it cannot be dialled back. */
+export function isMasked(number: string): boolean {
+  return /x/i.test(number);
+}
+
+/** `m:ss`, or `h:mm:ss` from one hour. */
+export function formatDuration(totalSeconds: number): string {
+  const s = Math.max(0, Math.floor(totalSeconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}
+
+/** "Name (number)", or the number alone. */
+export function partyLabel(p: Party): string {
+  return p.name ? `${p.name} (${p.number})` : p.number;
+}
+
+/** Case- and accent-insensitive match of a search text against name and number. */
+export function matches(e: ExtensionState, query: string): boolean {
+  const q = fold(query.trim());
+  if (!q) return true;
+  return fold(e.name).includes(q) || e.number.includes(q);
+}
+
+function fold(s: string): string {
+  return s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+}
+
+export const NO_FAVOURITES: ReadonlySet<string> = new Set();
+
+/** Favourite extension numbers, kept in local storage per server, tenant and user. */
+export class Favourites {
+  readonly scope: string;
+  private readonly key: string;
+  private readonly storage: Storage | null;
+  numbers: Set<string>;
+
+  constructor(scope: string, storage: Storage | null) {
+    this.scope = scope;
+    this.key = `centralino.favourites.${scope}`;
+    this.storage = storage;
+    this.numbers = new Set(this.read());
+  }
+
+  private read(): string[] {
+    try {
+      const v: unknown = JSON.parse(this.storage?.getItem(this.key) ?? '[]');
+      return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+    } catch {
+      return [];
+    }
+  }
+
+  has(number: string): boolean {
+    return this.numbers.has(number);
+  }
+
+  /** Adds or removes; returns the new set (a new object, so views notice). */
+  toggle(number: string): Set<string> {
+    const next = new Set(this.numbers);
+    if (!next.delete(number)) next.add(number);
+    this.numbers = next;
+    try {
+      this.storage?.setItem(this.key, JSON.stringify([...next].sort()));
+    } catch {
+      // Storage full or disabled: favourites last for this page only.
+    }
+    return next;
+  }
+}
