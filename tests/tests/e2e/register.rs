@@ -46,8 +46,11 @@ fn register_with_right_password_gets_granted_expiry() {
             "1",
         ])
         .run_ok();
+    // The location reaches the database through the background writer.
+    pbx.wait_for("location stored", std::time::Duration::from_secs(5), |p| {
+        p.locations().len() == 1
+    });
     let locs = pbx.locations();
-    assert_eq!(locs.len(), 1);
     assert_eq!(locs[0]["source"], format!("127.0.0.1:{port}"));
     assert!(locs[0]["contact"]
         .as_str()
@@ -84,8 +87,10 @@ fn register_over_tcp_stores_a_tcp_location() {
             "1",
         ])
         .run_ok();
+    pbx.wait_for("location stored", std::time::Duration::from_secs(5), |p| {
+        p.locations().len() == 1
+    });
     let locs = pbx.locations();
-    assert_eq!(locs.len(), 1);
     assert_eq!(locs[0]["transport"], "TCP");
 }
 
@@ -131,7 +136,11 @@ fn unregister_with_expires_0_removes_the_location() {
             "1",
         ])
         .run_ok();
-    assert!(pbx.locations().is_empty(), "Expires: 0 unregisters");
+    pbx.wait_for(
+        "Expires: 0 unregisters",
+        std::time::Duration::from_secs(5),
+        |p| p.locations().is_empty(),
+    );
 }
 
 /// register_wrong.xml with the final answer changed: 401 challenge, then `status`.
