@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Event, HistoryEntry, ServerMsg, Snapshot } from '../protocol/cti';
+import { PROTOCOL_VERSION, type Event, type HistoryEntry, type ServerMsg, type Snapshot } from '../protocol/cti';
 import { example, exampleNames } from '../test/doc-examples';
 import { CtiStore, HISTORY_MAX, missedHistory, myCalls, otherParty } from './store';
 
@@ -62,8 +62,12 @@ describe('snapshot', () => {
   it('from a newer protocol is refused', () => {
     const s = new CtiStore();
     const snap = snapshot();
-    snap.protocol = 2;
-    expect(s.applySnapshot(snap)).toEqual({ ok: false, reason: 'protocol_too_new', protocol: 2 });
+    snap.protocol = PROTOCOL_VERSION + 1;
+    expect(s.applySnapshot(snap)).toEqual({
+      ok: false,
+      reason: 'protocol_too_new',
+      protocol: PROTOCOL_VERSION + 1,
+    });
     expect(s.view.user).toBeNull();
   });
 
