@@ -70,7 +70,7 @@ describe('the app', () => {
     expect(row.querySelector('.pickup')).not.toBeNull();
   });
 
-  it('clicking Call sends dial for that extension', () => {
+  it('clicking Call sends dial for that extension', async () => {
     signIn();
     transport.last.open();
     transport.last.deliver(snap());
@@ -79,6 +79,29 @@ describe('the app', () => {
     expect(transport.last.sent.at(-1)).toMatchObject({
       type: 'command',
       command: { name: 'dial', number: '202' },
+    });
+    // Until the user answers, the new call has no callee: the panel says what it will call.
+    const id = (transport.last.sent.at(-1) as { id: number }).id;
+    transport.last.deliver({ type: 'result', id, data: { kind: 'call', call: 'c2c.1' } });
+    transport.last.deliver({
+      type: 'event',
+      seq: 4800,
+      event: {
+        kind: 'call',
+        call: {
+          id: 'c2c.1',
+          caller: { number: '201', name: 'Anna Rossi' },
+          callee: { number: '', name: null },
+          state: 'ringing',
+          held_by: null,
+          started_ms: 1718000100000,
+          answered_ms: null,
+        },
+      },
+    });
+    await vi.waitFor(() => {
+      flushSync();
+      expect($('[data-call="c2c.1"]')!.textContent).toContain('Your phone is ringing: answer to call 202');
     });
   });
 

@@ -193,6 +193,8 @@ try {
   await step('click_to_call');
   await row('202').locator('button.call').click();
   await page.waitForSelector('[data-testid=my-calls] li[data-state=ringing]', { timeout: WAIT_MS });
+  const ringing = await page.textContent('[data-testid=my-calls] li[data-state=ringing]');
+  check(ringing.includes('answer to call 202'), `the ringing call says what it will call: ${ringing}`);
   await lampIs('201', 'ringing');
   await shot('05-click-to-call.png');
   await page.click('[data-testid=my-calls] li button.danger'); // hang up

@@ -41,6 +41,9 @@ export class AppState {
   now: number = $state(Date.now());
   /** Replaced whole on every change (never mutated), so a plain set is reactive enough. */
   favourites: ReadonlySet<string> = $state(NO_FAVOURITES);
+  /** Numbers dialled by click-to-call, by call id: until the user answers, the call has no
+   *  callee yet, and this is what it will call. */
+  dialled: Record<string, string> = $state({});
   lang: Lang;
   /** Last server and user typed (never the password). */
   lastLogin: { server: string; user: string };
@@ -148,6 +151,13 @@ export class AppState {
       this.toast(this.errorText(e), 'error');
       return undefined;
     }
+  }
+
+  /** Click-to-call: rings the user's phone, then calls `number`. */
+  async dial(number: string): Promise<boolean> {
+    const data = await this.run({ name: 'dial', number });
+    if (data?.kind === 'call') this.dialled[data.call] = number;
+    return data !== undefined;
   }
 
   errorText(e: unknown): string {
