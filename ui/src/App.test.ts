@@ -105,6 +105,41 @@ describe('the app', () => {
     });
   });
 
+  it('controls my call: hold, blind transfer picked by search, hang up', () => {
+    signIn();
+    transport.last.open();
+    transport.last.deliver(snap());
+    flushSync();
+    const call = () => $('[data-call="1718000000.42"]')!;
+    const button = (text: string) =>
+      [...call().querySelectorAll('button')].find((b) => b.textContent?.trim().startsWith(text))!;
+    const lastCommand = () => (transport.last.sent.at(-1) as { command: unknown }).command;
+
+    button('Hold').click();
+    expect(lastCommand()).toEqual({ name: 'hold', call: '1718000000.42' });
+
+    button('Transfer').click();
+    flushSync();
+    const search = call().querySelector('input[type=search]') as HTMLInputElement;
+    search.value = 'luca';
+    search.dispatchEvent(new Event('input'));
+    flushSync();
+    const candidate = call().querySelector('button.cand')!;
+    expect(candidate.textContent).toContain('202 Luca Bianchi');
+    expect(candidate.textContent).toContain('Free'); // the target's lamp, to pick a free colleague
+    (candidate as HTMLButtonElement).click();
+    expect(lastCommand()).toEqual({ name: 'transfer', call: '1718000000.42', number: '202', consult: null });
+
+    search.value = '+39 333 123';
+    search.dispatchEvent(new Event('input'));
+    flushSync();
+    const typed = [...call().querySelectorAll('button.cand')].at(-1)!;
+    expect(typed.textContent).toContain('Transfer to number +39333123');
+
+    button('Hang up').click();
+    expect(lastCommand()).toEqual({ name: 'hangup', call: '1718000000.42' });
+  });
+
   it('shows the banner while disconnected and drops it once resumed', () => {
     signIn();
     transport.last.open();

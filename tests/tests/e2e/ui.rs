@@ -30,12 +30,14 @@ fn artifacts() -> PathBuf {
     target.join("ui-artifacts")
 }
 
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A free TCP port below the ephemeral range (32768 up), so that no server another test starts
+/// on port 0 can take it while ours is down for its restart.
+fn pinned_tcp_port() -> u16 {
+    let start = 30_000 + (std::process::id() % 1000) as u16 * 2;
+    (start..32_000)
+        .chain(30_000..start)
+        .find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port in 30000-31999")
 }
 
 /// SIPp caller `from` -> `to` that talks for `talk_ms`, in the background.
@@ -83,7 +85,7 @@ fn webcti_in_chromium_follows_sipp_calls_clicks_to_call_and_survives_a_server_re
     );
 
     // The HTTP port is pinned so the restarted server is where the page expects it.
-    let http_port = free_tcp_port().to_string();
+    let http_port = pinned_tcp_port().to_string();
     let ui_dir = dist.display().to_string();
     let mut pbx = Pbx::start_with_args(
         &[],
