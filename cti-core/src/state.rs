@@ -1,7 +1,8 @@
 //! What a client shows: the snapshot with every event applied since.
 
 use shared_protocol::{
-    CallInfo, Event, ExtensionState, HistoryEntry, Services, Snapshot, UserInfo,
+    AgentStatus, CallInfo, Event, ExtensionState, HistoryEntry, QueueStatus, Services, Snapshot,
+    UserInfo,
 };
 use std::collections::BTreeMap;
 
@@ -21,6 +22,10 @@ pub struct LiveState {
     pub services: Option<Services>,
     /// Latest history entries, newest first.
     pub history: Vec<HistoryEntry>,
+    /// Queues by number (supervisors).
+    pub queues: BTreeMap<String, QueueStatus>,
+    /// Agents by extension (every agent for supervisors, the user's own for an agent).
+    pub agents: BTreeMap<String, AgentStatus>,
     /// The last sequence number applied.
     pub seq: u64,
 }
@@ -28,6 +33,7 @@ pub struct LiveState {
 impl LiveState {
     /// Replaces everything with a snapshot.
     pub fn reset(&mut self, s: Snapshot) {
+        let cc = s.call_center.unwrap_or_default();
         *self = LiveState {
             user: Some(s.user),
             extensions: s
@@ -38,6 +44,16 @@ impl LiveState {
             calls: s.calls.into_iter().map(|c| (c.id.clone(), c)).collect(),
             services: s.services,
             history: s.history,
+            queues: cc
+                .queues
+                .into_iter()
+                .map(|q| (q.number.clone(), q))
+                .collect(),
+            agents: cc
+                .agents
+                .into_iter()
+                .map(|a| (a.extension.clone(), a))
+                .collect(),
             seq: s.seq,
         };
     }
@@ -106,6 +122,16 @@ impl LiveState {
                 self.history.retain(|h| h.id != entry.id);
                 self.history.insert(0, entry.clone());
                 self.history.truncate(HISTORY_KEPT);
+            }
+            Event::Queue { queue } => {
+                self.queues.insert(queue.number.clone(), queue.clone());
+            }
+            Event::Agent { agent } => {
+                if agent.queues.is_empty() {
+                    self.agents.remove(&agent.extension);
+                } else {
+                    self.agents.insert(agent.extension.clone(), agent.clone());
+                }
             }
         }
     }

@@ -6,6 +6,7 @@
 //! `sip_io` and `media` are thin tokio shells around sockets; `store` is the database.
 
 pub mod blf;
+pub mod callcenter;
 pub mod calls;
 pub mod cli;
 pub mod config;

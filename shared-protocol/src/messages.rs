@@ -1,5 +1,6 @@
 //! The frames on the wire. Every frame is one JSON object whose `type` field names it.
 
+use crate::callcenter::*;
 use crate::domain::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -122,6 +123,46 @@ pub enum Command {
         #[serde(default)]
         missed_only: bool,
     },
+    /// Joins a queue as a dynamic member (agent log-in).
+    QueueLogin {
+        /// Queue number.
+        queue: String,
+        /// Defaults to the user's own extension; others need the supervisor right.
+        #[serde(default)]
+        extension: Option<String>,
+        /// Penalty in this queue (lower rings first); 0 when absent.
+        #[serde(default)]
+        penalty: Option<u32>,
+    },
+    /// Leaves a queue joined with `queue_login` (configured members cannot leave).
+    QueueLogout {
+        /// Queue number.
+        queue: String,
+        /// Defaults to the user's own extension; others need the supervisor right.
+        #[serde(default)]
+        extension: Option<String>,
+    },
+    /// Pauses an agent in one queue, or in all of its queues.
+    QueuePause {
+        /// Queue number; every queue of the agent when absent.
+        #[serde(default)]
+        queue: Option<String>,
+        /// Defaults to the user's own extension; others need the supervisor right.
+        #[serde(default)]
+        extension: Option<String>,
+        /// Why (at most 64 characters).
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// Ends an agent's pause in one queue, or in all of its queues.
+    QueueResume {
+        /// Queue number; every queue of the agent when absent.
+        #[serde(default)]
+        queue: Option<String>,
+        /// Defaults to the user's own extension; others need the supervisor right.
+        #[serde(default)]
+        extension: Option<String>,
+    },
 }
 
 /// Stable error codes. Clients branch on these; the message is for people.
@@ -213,6 +254,11 @@ pub struct Snapshot {
     pub calls: Vec<CallInfo>,
     /// The latest history entries (up to 20); page further with `history`.
     pub history: Vec<HistoryEntry>,
+    /// Queues and agents: all of them for supervisors, the user's own agent record for an
+    /// agent; absent for everyone else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub call_center: Option<CallCenterView>,
 }
 
 /// A change, inside an `event` frame.
@@ -273,6 +319,18 @@ pub enum Event {
     History {
         /// The new entry.
         entry: HistoryEntry,
+    },
+    /// A queue's live state changed (waiting callers, members' states, statistics).
+    /// Supervisors only. Replaces the queue with the same `number`.
+    Queue {
+        /// The queue now.
+        queue: QueueStatus,
+    },
+    /// An agent's state, memberships or pauses changed. Sent to supervisors and to the agent.
+    /// Replaces the agent with the same `extension`; an agent with no queue left is removed.
+    Agent {
+        /// The agent now.
+        agent: AgentStatus,
     },
 }
 

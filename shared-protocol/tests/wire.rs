@@ -176,6 +176,7 @@ fn snapshot() -> Snapshot {
         }),
         calls: vec![call_42(CallState::Connected, None)],
         history: vec![outbound_to_luca()],
+        call_center: None,
     }
 }
 
@@ -469,6 +470,112 @@ fn expected_values() -> Vec<(&'static str, Frame)> {
                         missed: true,
                         duration_s: 20,
                         talk_s: 0,
+                    },
+                },
+            ),
+        ),
+        (
+            "cmd_queue_login",
+            command(
+                13,
+                Command::QueueLogin {
+                    queue: "600".into(),
+                    extension: None,
+                    penalty: Some(1),
+                },
+            ),
+        ),
+        (
+            "cmd_queue_logout",
+            command(
+                14,
+                Command::QueueLogout {
+                    queue: "600".into(),
+                    extension: Some("205".into()),
+                },
+            ),
+        ),
+        (
+            "cmd_queue_pause",
+            command(
+                15,
+                Command::QueuePause {
+                    queue: None,
+                    extension: Some("202".into()),
+                    reason: Some("lunch".into()),
+                },
+            ),
+        ),
+        (
+            "cmd_queue_resume",
+            command(
+                16,
+                Command::QueueResume {
+                    queue: Some("600".into()),
+                    extension: None,
+                },
+            ),
+        ),
+        (
+            "event_queue",
+            event(
+                4720,
+                Event::Queue {
+                    queue: QueueStatus {
+                        number: "600".into(),
+                        name: "Sales".into(),
+                        strategy: QueueStrategy::Rrmemory,
+                        waiting: 2,
+                        oldest_since_ms: Some(1_718_000_300_000),
+                        agents: AgentCounts {
+                            free: 0,
+                            ringing: 1,
+                            talking: 1,
+                            wrapup: 0,
+                            paused: 1,
+                            unavailable: 0,
+                        },
+                        stats: QueuePeriodStats {
+                            since_ms: 1_717_970_400_000,
+                            offered: 14,
+                            answered: 11,
+                            abandoned: 2,
+                            overflowed: 1,
+                            answered_in_sl: 9,
+                            service_level_s: 20,
+                            avg_wait_ms: 12_400,
+                            longest_wait_ms: 95_000,
+                            avg_talk_ms: 181_000,
+                        },
+                    },
+                },
+            ),
+        ),
+        (
+            "event_agent",
+            event(
+                4721,
+                Event::Agent {
+                    agent: AgentStatus {
+                        extension: "202".into(),
+                        name: "Luca Bianchi".into(),
+                        state: AgentState::Paused,
+                        queues: vec![AgentQueue {
+                            queue: "600".into(),
+                            penalty: 0,
+                            dynamic: false,
+                            state: AgentState::Paused,
+                            paused: Some(AgentPause {
+                                reason: Some("lunch".into()),
+                                since_ms: 1_718_000_400_000,
+                            }),
+                            calls_taken: 6,
+                            last_call_ms: Some(1_718_000_100_000),
+                            pause_ms: 540_000,
+                        }],
+                        calls_taken: 6,
+                        last_call_ms: Some(1_718_000_100_000),
+                        pause_ms: 540_000,
                     },
                 },
             ),

@@ -263,6 +263,10 @@ async fn execute(
                 next_before_ms,
             }))
         }
+        Command::QueueLogin { .. }
+        | Command::QueueLogout { .. }
+        | Command::QueuePause { .. }
+        | Command::QueueResume { .. } => Err(fail(ErrorCode::Internal, "not yet")),
     }
 }
 

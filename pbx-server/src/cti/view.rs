@@ -188,6 +188,7 @@ pub fn snapshot(model: &Model, viewer: &Viewer) -> Snapshot {
         services,
         calls,
         history,
+        call_center: None,
     }
 }
 

@@ -3,7 +3,7 @@
 // Reference: docs/cti-protocol.md
 
 /** Version of the protocol these types describe (`protocol` in the snapshot). */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Longest frame a peer accepts, in bytes. */
 export const MAX_FRAME = 65536;
@@ -32,6 +32,139 @@ user_agent: string | null,
  * Round trip of the last OPTIONS ping, in milliseconds.
  */
 latency_ms: number | null, };
+
+/**
+ * How many members of a queue are in each state.
+ */
+export type AgentCounts = {
+/**
+ * Free.
+ */
+free: number,
+/**
+ * Ringing.
+ */
+ringing: number,
+/**
+ * On a call.
+ */
+talking: number,
+/**
+ * In wrap-up.
+ */
+wrapup: number,
+/**
+ * Paused.
+ */
+paused: number,
+/**
+ * No device.
+ */
+unavailable: number, };
+
+/**
+ * A pause in progress.
+ */
+export type AgentPause = {
+/**
+ * Why, as given by the agent or supervisor (`autopause` when the PBX paused an agent who
+ * did not answer); `null` when none was given.
+ */
+reason: string | null,
+/**
+ * Start of the pause.
+ */
+since_ms: number, };
+
+/**
+ * An agent's membership of one queue.
+ */
+export type AgentQueue = {
+/**
+ * Queue number.
+ */
+queue: string,
+/**
+ * Lower rings first.
+ */
+penalty: number,
+/**
+ * Logged in at run time (a dynamic member), rather than configured.
+ */
+dynamic: boolean,
+/**
+ * State in this queue.
+ */
+state: AgentState,
+/**
+ * The pause in progress in this queue.
+ */
+paused: AgentPause | null,
+/**
+ * Calls of this queue answered in the period.
+ */
+calls_taken: number,
+/**
+ * Answer time of the last call of this queue.
+ */
+last_call_ms: number | null,
+/**
+ * Time paused in this queue in the period, pauses that ended only (add now − `since_ms`
+ * of the pause in progress).
+ */
+pause_ms: number, };
+
+/**
+ * What an agent is doing, seen from one queue (or overall).
+ */
+export type AgentState = "free" | "ringing" | "talking" | "wrapup" | "paused" | "unavailable";
+
+/**
+ * One agent (an extension that is a member of at least one queue).
+ */
+export type AgentStatus = {
+/**
+ * Extension number.
+ */
+extension: string,
+/**
+ * Display name.
+ */
+name: string,
+/**
+ * Overall: `unavailable` without a device, `paused` when paused in every queue, else
+ * `talking`, `ringing`, `wrapup` (in any queue) or `free`.
+ */
+state: AgentState,
+/**
+ * Its queues, in queue-number order.
+ */
+queues: Array<AgentQueue>,
+/**
+ * Queue calls answered in the period (all queues).
+ */
+calls_taken: number,
+/**
+ * Answer time of its last queue call.
+ */
+last_call_ms: number | null,
+/**
+ * Time paused in the period (the largest of its queues'), pauses that ended only.
+ */
+pause_ms: number, };
+
+/**
+ * The call-center part of a snapshot.
+ */
+export type CallCenterView = {
+/**
+ * Every queue (supervisors; empty for others).
+ */
+queues: Array<QueueStatus>,
+/**
+ * Every agent (supervisors), or the user's own agent record.
+ */
+agents: Array<AgentStatus>, };
 
 /**
  * A call in progress that the viewer may see.
@@ -181,7 +314,47 @@ limit: number | null,
 /**
  * Only missed calls.
  */
-missed_only: boolean, };
+missed_only: boolean, } | { "name": "queue_login",
+/**
+ * Queue number.
+ */
+queue: string,
+/**
+ * Defaults to the user's own extension; others need the supervisor right.
+ */
+extension: string | null,
+/**
+ * Penalty in this queue (lower rings first); 0 when absent.
+ */
+penalty: number | null, } | { "name": "queue_logout",
+/**
+ * Queue number.
+ */
+queue: string,
+/**
+ * Defaults to the user's own extension; others need the supervisor right.
+ */
+extension: string | null, } | { "name": "queue_pause",
+/**
+ * Queue number; every queue of the agent when absent.
+ */
+queue: string | null,
+/**
+ * Defaults to the user's own extension; others need the supervisor right.
+ */
+extension: string | null,
+/**
+ * Why (at most 64 characters).
+ */
+reason: string | null, } | { "name": "queue_resume",
+/**
+ * Queue number; every queue of the agent when absent.
+ */
+queue: string | null,
+/**
+ * Defaults to the user's own extension; others need the supervisor right.
+ */
+extension: string | null, };
 
 /**
  * What a successful command returns.
@@ -278,7 +451,15 @@ id: string, } | { "kind": "history",
 /**
  * The new entry.
  */
-entry: HistoryEntry, };
+entry: HistoryEntry, } | { "kind": "queue",
+/**
+ * The queue now.
+ */
+queue: QueueStatus, } | { "kind": "agent",
+/**
+ * The agent now.
+ */
+agent: AgentStatus, };
 
 /**
  * Everything a client shows about one extension.
@@ -448,6 +629,90 @@ effective: EffectivePresence, };
 export type PresenceState = "available" | "away" | "busy" | "offline";
 
 /**
+ * Statistics of a queue over a period (today, from local midnight), from the same events as
+ * the call records: every number can be recomputed from the `queue` rows of the records.
+ */
+export type QueuePeriodStats = {
+/**
+ * Start of the period.
+ */
+since_ms: number,
+/**
+ * Calls that entered the queue.
+ */
+offered: number,
+/**
+ * Answered by an agent.
+ */
+answered: number,
+/**
+ * The caller hung up while waiting.
+ */
+abandoned: number,
+/**
+ * Left unanswered by the overflow (time-out, queue full, no agents).
+ */
+overflowed: number,
+/**
+ * Answered within `service_level_s` of entering.
+ */
+answered_in_sl: number,
+/**
+ * The service level, seconds.
+ */
+service_level_s: number,
+/**
+ * Mean wait of the answered calls (enter to answer).
+ */
+avg_wait_ms: number,
+/**
+ * Longest wait of the calls that left the queue (answered, abandoned or overflowed).
+ */
+longest_wait_ms: number,
+/**
+ * Mean conversation of the answered calls that ended (answer to the end of the queue step).
+ */
+avg_talk_ms: number, };
+
+/**
+ * A queue's live state.
+ */
+export type QueueStatus = {
+/**
+ * Queue number (dialled to reach it).
+ */
+number: string,
+/**
+ * Name.
+ */
+name: string,
+/**
+ * Ring strategy.
+ */
+strategy: QueueStrategy,
+/**
+ * Callers waiting (ringing agents included).
+ */
+waiting: number,
+/**
+ * When the caller waiting longest entered; `null` when nobody waits.
+ */
+oldest_since_ms: number | null,
+/**
+ * Members by state.
+ */
+agents: AgentCounts,
+/**
+ * Statistics of the period.
+ */
+stats: QueuePeriodStats, };
+
+/**
+ * How a queue picks the agents to ring.
+ */
+export type QueueStrategy = "ringall" | "linear" | "leastrecent" | "fewestcalls" | "rrmemory" | "rrordered" | "random";
+
+/**
  * A frame from the server.
  */
 export type ServerMsg = { "type": "snapshot" } & Snapshot | { "type": "resumed",
@@ -537,7 +802,12 @@ calls: Array<CallInfo>,
 /**
  * The latest history entries (up to 20); page further with `history`.
  */
-history: Array<HistoryEntry>, };
+history: Array<HistoryEntry>,
+/**
+ * Queues and agents: all of them for supervisors, the user's own agent record for an
+ * agent; absent for everyone else.
+ */
+call_center?: CallCenterView, };
 
 /**
  * The logged-in user.
