@@ -17,6 +17,22 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
 
+# schemathesis (PyPI) for the REST API fuzz test (tests/tests/e2e/rest_schemathesis.rs), in a
+# virtualenv outside the clone; made again whenever it is missing or broken.
+st_venv="${XDG_CACHE_HOME:-$HOME/.cache}/centralino/schemathesis-venv"
+if ! "$st_venv/bin/schemathesis" --version >/dev/null 2>&1; then
+  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+  fi
+  echo "== installing schemathesis in $st_venv"
+  rm -rf "$st_venv"
+  python3 -m venv "$st_venv"
+  "$st_venv/bin/pip" install -q 'schemathesis>=4,<5'
+fi
+export CENTRALINO_SCHEMATHESIS="$st_venv/bin/schemathesis"
+
 # The web UI (ui/): Node.js and npm come with the machine; its browser test drives Debian's
 # Chromium through playwright-core (no browser download).
 if [ -z "${CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then

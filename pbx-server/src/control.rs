@@ -146,6 +146,16 @@ pub enum Control {
         /// The services after the change.
         reply: oneshot::Sender<Result<Services, CallOpError>>,
     },
+    /// Replace the configuration (extensions, accounts, busy levels) with one freshly loaded
+    /// from the store; live registrations of accounts that still exist are kept.
+    ReloadDirectory {
+        /// Tenant domain.
+        tenant: String,
+        /// The tenant's configuration (`Store::load_directory_of`).
+        directory: Box<crate::store::Directory>,
+        /// Done, or `NotFound` for a tenant this core does not serve.
+        reply: oneshot::Sender<Result<(), CallOpError>>,
+    },
     /// The current state, for a hub starting.
     State {
         /// The answer.

@@ -434,6 +434,21 @@ impl Core {
                 let _ = reply.send(result);
                 self.report();
             }
+            Control::ReloadDirectory {
+                tenant,
+                directory,
+                reply,
+            } => {
+                let result = if tenant == self.tenant {
+                    self.reload_directory(*directory);
+                    Ok(())
+                } else {
+                    Err(crate::control::CallOpError::NotFound(format!(
+                        "tenant {tenant}"
+                    )))
+                };
+                let _ = reply.send(result);
+            }
             Control::SetService {
                 tenant,
                 extension,
@@ -469,6 +484,35 @@ impl Core {
             }
         }
         self.flush();
+    }
+
+    /// Swaps in a new configuration; registrations of deleted or renamed accounts end, and
+    /// every extension's lamp follows its reachability.
+    fn reload_directory(&mut self, d: crate::store::Directory) {
+        let (dir, dropped) = self.dir.reloaded(d);
+        self.dir = dir;
+        for id in &dropped {
+            let _ = self.db.send(Write::Unregister(*id));
+            self.qualify.forget(*id);
+        }
+        tracing::info!(
+            extensions = self.dir.extensions().len(),
+            registrations_dropped = dropped.len(),
+            "directory reloaded"
+        );
+        let numbers: Vec<String> = self
+            .dir
+            .extensions()
+            .iter()
+            .map(|e| e.number.clone())
+            .collect();
+        for number in numbers {
+            let reachable = self.dir.reachable(&number);
+            for change in self.lamps.set_reachable(&self.tenant, &number, reachable) {
+                self.on_lamp(change);
+            }
+        }
+        self.publish_status();
     }
 
     /// Everything the hub needs to start.

@@ -158,6 +158,40 @@ impl Directory {
         out
     }
 
+    /// The picture after a configuration change: `d` (one tenant's freshly loaded
+    /// configuration) with the live locations of the accounts that still exist under the same
+    /// username, and the in-memory services of the extensions that still exist (they may be
+    /// newer than the store's copy). Also returns the ids of the locations dropped.
+    pub fn reloaded(&self, mut d: store::Directory) -> (Directory, Vec<i64>) {
+        let mut keep = Vec::new();
+        let mut dropped = Vec::new();
+        for l in self.locations.values() {
+            let old = self.account_by_id(l.account_id).map(|a| &a.username);
+            let same = d
+                .accounts
+                .iter()
+                .any(|a| a.id == l.account_id && Some(&a.username) == old);
+            if same {
+                keep.push(l.clone());
+            } else {
+                dropped.push(l.account_id);
+            }
+        }
+        for e in &d.extensions {
+            let old = self.extensions.values().find(|o| o.id == e.id);
+            if let Some(services) = old.and_then(|o| self.services.get(&o.number)) {
+                d.services.retain(|s| s.extension_id != e.id);
+                d.services.push(store::ExtensionServices {
+                    extension_id: e.id,
+                    tenant_domain: e.tenant_domain.clone(),
+                    number: e.number.clone(),
+                    services: services.clone(),
+                });
+            }
+        }
+        (Directory::from_store(d, keep), dropped)
+    }
+
     /// The services of an extension (all off when none were ever set).
     pub fn services(&self, number: &str) -> Services {
         self.services.get(number).cloned().unwrap_or_default()

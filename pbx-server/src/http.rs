@@ -1,6 +1,6 @@
 //! The HTTP port: WebCTI (the built web UI, see `webui`) at `/`, a status page at
-//! `/status`, health and metrics, the REST API under `/rest`. Without a built UI, `/` shows
-//! the status page.
+//! `/status`, health and metrics, the REST API under `/rest` (described at `/api/doc.json`).
+//! Without a built UI, `/` shows the status page.
 
 use crate::core::CoreMetrics;
 use crate::media::MediaMetrics;
@@ -52,6 +52,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .nest("/rest", crate::rest::router(state.rest.clone()))
+        .merge(crate::rest::openapi::router())
         .fallback(get(ui_file))
         .with_state(state)
 }

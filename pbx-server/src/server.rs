@@ -82,7 +82,8 @@ pub async fn start(
         .unwrap_or_else(|| "default".to_string());
     let locations = store.load_locations(wall_ms()).await?;
     let cdr_seq = store.cdr_count().await?.max(0) as u64;
-    let dir = Directory::from_store(loaded, locations);
+    // One tenant's configuration: the core runs the default tenant (the REST API reloads it).
+    let dir = Directory::from_store(store.load_directory_of(&tenant).await?, locations);
     tracing::info!(registered = dir.registered(), "locations restored");
 
     let (sender, inbound, sip_addr) =
@@ -134,7 +135,7 @@ pub async fn start(
     // The hub asks the running core for its state, then follows the bus.
     let hub = crate::cti::Hub::start(
         store.clone(),
-        control_tx,
+        control_tx.clone(),
         bus_rx,
         settings.cti_replay_events,
     )
@@ -170,7 +171,8 @@ pub async fn start(
         core: metrics,
         media: media_metrics,
         status,
-        rest: crate::rest::RestState::new(store.clone(), settings.demo),
+        rest: crate::rest::RestState::new(store.clone(), settings.demo)
+            .with_core(&tenant, control_tx),
         ui: crate::webui::WebUi::locate(settings.ui_dir.as_deref()),
     })
     .merge(crate::cti::listen::router(hub));

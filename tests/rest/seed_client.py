@@ -17,6 +17,7 @@ Standard library only. Usage:
     seed_client.py --base https://127.0.0.1:8443 --insecure ... get /rest/extension
     seed_client.py ... put /rest/me/password '{"password": "new-password"}'
     seed_client.py ... hammer 12      (12 requests with a wrong password; prints the statuses)
+    seed_client.py ... download get '/rest/cdr?format=xlsx' --out cdr.xlsx
 
 `check` runs the acceptance scenario (salt, authenticated GETs, then a replayed header, an
 old Created, a short nonce and a wrong password, which must all be refused) and prints one
@@ -203,6 +204,11 @@ def main(argv):
         s = sub.add_parser(m)
         s.add_argument("path")
         s.add_argument("body")
+    d = sub.add_parser("download", help="METHOD PATH [BODY]: save the body to --out")
+    d.add_argument("method")
+    d.add_argument("path")
+    d.add_argument("body", nargs="?")
+    d.add_argument("--out", required=True)
     h = sub.add_parser("hammer")
     h.add_argument("count", type=int)
     args = p.parse_args(argv)
@@ -222,6 +228,13 @@ def main(argv):
             statuses.append({"status": status, "retry_after": headers.get("retry-after")})
         print(json.dumps(statuses))
         return 0
+    if args.cmd == "download":
+        status, headers, data = c.call(args.method.upper(), args.path, body=args.body)
+        with open(args.out, "wb") as f:
+            f.write(data)
+        print(json.dumps({"status": status, "content_type": headers.get("content-type"),
+                          "disposition": headers.get("content-disposition"), "bytes": len(data)}))
+        return 0 if 200 <= status < 300 else 1
     body = getattr(args, "body", None)
     status, _, data = c.call(args.cmd.upper(), args.path, body=body)
     text = data.decode("utf-8", "replace")

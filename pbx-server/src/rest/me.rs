@@ -14,14 +14,17 @@ pub(super) const MIN_PASSWORD: usize = 8;
 /// Longest password accepted here (argon2 input stays small).
 pub(super) const MAX_PASSWORD: usize = 256;
 
-#[derive(Deserialize)]
+/// The caller's new password.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewPassword {
+pub(crate) struct NewPassword {
     password: String,
 }
 
 /// Body `{"password": "<new>"}`; 204 on success. The new password is refused when shorter
 /// than [`MIN_PASSWORD`], longer than [`MAX_PASSWORD`], or the factory one.
+#[utoipa::path(put, path = "/rest/me/password", tag = "auth", request_body = NewPassword,
+    responses((status = 204), (status = 400)))]
 pub(super) async fn change_password(
     AnyPasswordUser(user): AnyPasswordUser,
     State(s): State<RestState>,
@@ -37,7 +40,7 @@ pub(super) async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn check_password(p: &str, username: &str) -> Result<(), ApiError> {
+pub(super) fn check_password(p: &str, username: &str) -> Result<(), ApiError> {
     let n = p.chars().count();
     if n < MIN_PASSWORD || p.len() > MAX_PASSWORD {
         return Err(ApiError::BadRequest(format!(

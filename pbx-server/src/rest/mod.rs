@@ -4,20 +4,34 @@
 //! counter, `session` the extractor that runs both for every authenticated handler. HTTP
 //! errors live here ([`ApiError`]); the store knows nothing of HTTP.
 
+pub mod access;
+mod accounts;
 pub mod auth;
+mod calls;
+mod cdr;
+mod export;
 mod extensions;
+mod link;
 mod me;
+pub mod openapi;
+mod operation;
+mod roles;
 pub mod session;
+mod tenants;
 pub mod throttle;
+mod users;
 
+use crate::control::Control;
 use crate::store::{Store, StoreError};
-use axum::extract::{Path, State};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// Shared state of the REST handlers. Cheap to clone.
 #[derive(Clone)]
@@ -32,6 +46,16 @@ struct Inner {
     /// Short critical sections only (a map lookup and insert), never held across `.await`.
     nonces: Mutex<auth::NonceCache>,
     throttle: Mutex<throttle::Throttle>,
+    /// The SIP core, once the server has started it.
+    core: OnceLock<CoreLink>,
+    /// Directory reloads, one at a time.
+    reload: tokio::sync::Mutex<()>,
+}
+
+/// The SIP core's control channel and the tenant it runs.
+struct CoreLink {
+    tenant: String,
+    control: mpsc::Sender<Control>,
 }
 
 impl RestState {
@@ -43,8 +67,20 @@ impl RestState {
                 demo,
                 nonces: Mutex::new(auth::NonceCache::new()),
                 throttle: Mutex::new(throttle::Throttle::new()),
+                core: OnceLock::new(),
+                reload: tokio::sync::Mutex::new(()),
             }),
         }
+    }
+
+    /// Connects the handlers to the SIP core that runs `tenant` (once; later calls are
+    /// ignored). Without it, changes are stored and take effect at the next start.
+    pub fn with_core(self, tenant: &str, control: mpsc::Sender<Control>) -> RestState {
+        let _ = self.inner.core.set(CoreLink {
+            tenant: tenant.to_string(),
+            control,
+        });
+        self
     }
 
     pub(crate) fn store(&self) -> &Store {
@@ -74,10 +110,57 @@ impl RestState {
 pub fn router<S: Clone + Send + Sync + 'static>(state: RestState) -> Router<S> {
     Router::new()
         .route("/salt/{domain}", get(salt))
-        .route("/extension", get(extensions::list))
-        .route("/extension/{number}", get(extensions::one))
+        .route("/extension", get(extensions::list).post(extensions::create))
+        .route(
+            "/extension/{number}",
+            get(extensions::one)
+                .put(extensions::update)
+                .delete(extensions::delete),
+        )
+        .route("/extension/{number}/services", get(operation::services_of))
+        .route("/account", get(accounts::list).post(accounts::create))
+        .route(
+            "/account/{id}",
+            get(accounts::one)
+                .put(accounts::update)
+                .delete(accounts::delete),
+        )
+        .route("/user", get(users::list).post(users::create))
+        .route(
+            "/user/{username}",
+            get(users::one).put(users::update).delete(users::delete),
+        )
+        .route("/role", get(roles::list))
+        .route(
+            "/role/{name}",
+            get(roles::one).put(roles::put).delete(roles::delete),
+        )
+        .route("/tenant", get(tenants::list).post(tenants::create))
+        .route(
+            "/operation/{service}/{key}",
+            get(operation::get)
+                .post(operation::post)
+                .delete(operation::delete),
+        )
+        .route(
+            "/operation/service/{service}/{key}",
+            get(operation::get)
+                .post(operation::post)
+                .delete(operation::delete),
+        )
+        .route("/cdr", get(cdr::get).post(cdr::post))
+        .route(
+            "/phoneServices/c2c/{dest}/{src}",
+            get(calls::c2c).post(calls::c2c),
+        )
+        .route("/call", get(calls::list))
+        .route("/call/{id}/hangup", post(calls::hangup))
+        .route("/call/{id}/hold", post(calls::hold))
+        .route("/call/{id}/resume", post(calls::resume))
+        .route("/call/{id}/transfer", post(calls::transfer))
         .route("/me/password", put(me::change_password))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
@@ -103,9 +186,12 @@ pub enum ApiError {
     /// The request is not acceptable.
     #[error("bad request: {0}")]
     BadRequest(String),
-    /// Already exists.
+    /// Already exists, or in a state that does not allow it.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The resource has no such method (e.g. DELETE of EXTEN_HUNTING).
+    #[error("method not allowed")]
+    MethodNotAllowed,
     /// Temporarily unable to serve (e.g. the nonce cache is full).
     #[error("service unavailable")]
     Unavailable,
@@ -123,6 +209,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -137,6 +224,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Conflict(_) => "conflict",
+            ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal => "internal",
         }
@@ -203,6 +291,43 @@ async fn salt(
         return Ok(Json(serde_json::json!({ "salt": salt })).into_response());
     }
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], salt).into_response())
+}
+
+/// A JSON body whose rejection is our structured 400 (or 415 for a wrong content type),
+/// never axum's plain-text one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Body<T>(pub T);
+
+impl<S, T> FromRequest<S> for Body<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(e) => Err(ApiError::BadRequest(e.body_text())),
+        }
+    }
+}
+
+/// An optional JSON body: `None` when empty, a 400 when it does not parse.
+pub(crate) fn optional_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<Option<T>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body)
+        .map(Some)
+        .map_err(|e| ApiError::BadRequest(format!("body: {e}")))
+}
+
+/// A store failure's status, or the answer itself; what every handler returns.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }
 
 async fn not_found() -> ApiError {

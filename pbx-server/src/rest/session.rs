@@ -3,6 +3,7 @@
 //! each failure as one line `security: rest auth failed user=<u> domain=<d> src=<ip>`
 //! (and a block as `security: rest auth blocked src=<ip>`), so fail2ban can match them.
 
+use super::access::{Access, Area, Level, PREDEFINED_ROLES};
 use super::auth::{self, AuthError, Stored, Token};
 use super::throttle::BLOCK;
 use super::{ApiError, RestState};
@@ -20,13 +21,28 @@ pub struct ApiUser {
     pub user: User,
     /// Domain of the user's tenant.
     pub domain: String,
+    /// What the user's role allows.
+    pub access: Access,
 }
 
 impl ApiUser {
-    /// May read and change everything in the tenant (until roles with per-area levels land,
-    /// the `admin` role only).
-    pub fn is_admin(&self) -> bool {
-        self.user.role == "admin"
+    /// The tenant's row id (every query is scoped to it).
+    pub fn tenant_id(&self) -> i64 {
+        self.user.tenant_id
+    }
+
+    /// Whether `number` is the user's own extension.
+    pub fn owns(&self, number: &str) -> bool {
+        self.user.extension.as_deref() == Some(number)
+    }
+
+    /// `Forbidden` unless the role allows `level` on `area`.
+    pub fn require(&self, area: Area, level: Level) -> Result<(), ApiError> {
+        if self.access.allows(area, level) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
     }
 }
 
@@ -92,10 +108,18 @@ async fn authenticate(parts: &Parts, state: &RestState) -> Result<(ApiUser, bool
     match (verdict, cred) {
         (Ok(_), Some(c)) => {
             let factory = c.on_default_password();
+            let custom = if PREDEFINED_ROLES.contains(&c.user.role.as_str()) {
+                None
+            } else {
+                let roles = state.store().roles(c.user.tenant_id, Some(&c.user.role));
+                roles.await?.into_iter().next()
+            };
+            let access = Access::of(&c.user.role, custom.as_ref(), &c.domain, c.user.privacy);
             Ok((
                 ApiUser {
                     user: c.user,
                     domain: c.domain,
+                    access,
                 },
                 factory,
             ))

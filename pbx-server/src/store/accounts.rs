@@ -103,13 +103,7 @@ pub(crate) async fn create_sip_account_on(
     conn: &mut AnyConnection,
     a: &NewSipAccount,
 ) -> Result<i64> {
-    if a.username.is_empty()
-        || a.username
-            .contains(|c: char| c.is_whitespace() || c == '@' || c == ':')
-    {
-        return Err(StoreError::Invalid(format!("username {:?}", a.username)));
-    }
-    check_password(&a.password)?;
+    check_account(&a.username, &a.password)?;
     a.overrides.validate()?;
     let tenant_id: i64 = sqlx::query("SELECT tenant_id FROM extension WHERE id = $1")
         .bind(a.extension_id)
@@ -154,6 +148,15 @@ async fn realm_on(conn: &mut AnyConnection, tenant_id: i64) -> Result<String> {
         .try_get("domain")?)
 }
 
+/// A username a REGISTER can carry, and a secret long enough.
+pub(super) fn check_account(username: &str, password: &str) -> Result<()> {
+    if username.is_empty() || username.contains(|c: char| c.is_whitespace() || c == '@' || c == ':')
+    {
+        return Err(StoreError::Invalid(format!("username {username:?}")));
+    }
+    check_password(password)
+}
+
 /// Short secrets are guessed by SIP scanners within minutes.
 fn check_password(p: &str) -> Result<()> {
     if p.chars().count() < 4 {
@@ -164,7 +167,7 @@ fn check_password(p: &str) -> Result<()> {
     Ok(())
 }
 
-fn account_from(r: &AnyRow) -> Result<SipAccount> {
+pub(super) fn account_from(r: &AnyRow) -> Result<SipAccount> {
     Ok(SipAccount {
         id: r.try_get("id")?,
         tenant_id: r.try_get("tenant_id")?,

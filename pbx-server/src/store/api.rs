@@ -179,6 +179,7 @@ impl Store {
             };
             let hash = super::users::hash_password(&user.password).await?;
             let mut tx = self.pool.begin().await?;
+            super::admin::write_lock_on(&mut tx, tenant_id).await?;
             let id = match insert_user_on(&mut tx, tenant_id, &user, &hash).await {
                 Ok(id) => id,
                 Err(StoreError::Duplicate(_)) => continue,

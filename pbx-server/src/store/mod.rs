@@ -7,9 +7,11 @@
 //! which resolves templates; the call engine keeps that picture in memory.
 
 mod accounts;
+mod admin;
 mod api;
 mod argon;
 mod cdr;
+mod cdr_query;
 mod cdr_sql;
 mod directory;
 mod extensions;
@@ -17,13 +19,16 @@ mod fields;
 mod history;
 mod locations;
 mod model;
+mod roles;
 mod services;
 mod tenants;
 mod user_fields;
 mod users;
 
+pub use admin::{AccountListing, AccountPatch, Operation, UserPatch};
 pub use api::{rest_digest_password, ApiCredential, ExtensionListing, DEFAULT_ADMIN_PASSWORD};
 pub use cdr::{CdrDetail, CdrRecord};
+pub use cdr_query::{CdrFilter, CdrType};
 pub use cdr_sql::RECOVERED_CAUSE;
 pub use directory::{AccountConfig, AccountRow, Directory, ExtensionConfig, ExtensionRow};
 pub use locations::{Location, Write};
@@ -32,6 +37,7 @@ pub use model::{
     ExtensionOverrides, ExtensionTemplate, NewExtension, NewSipAccount, SipAccount, Tenant,
     DEFAULT_TEMPLATE, DEFAULT_TENANT,
 };
+pub use roles::Role;
 pub use services::ExtensionServices;
 pub use users::{NewUser, User};
 
