@@ -20,6 +20,7 @@ mod rest_admin;
 mod rest_calls;
 mod rest_cdr;
 mod rest_operation;
+mod rest_postgres;
 mod rest_schemathesis;
 mod rest_tenants;
 mod rest_util;
