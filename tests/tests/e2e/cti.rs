@@ -325,7 +325,7 @@ fn websocket_clients_get_the_same_stream_and_oversized_frames_are_refused() {
     );
     let snap = next(&mut ws);
     assert_eq!(snap["type"], "snapshot", "{snap}");
-    assert_eq!(snap["protocol"], 1);
+    assert_eq!(snap["protocol"], shared_protocol::PROTOCOL_VERSION);
     assert_eq!(snap["user"]["extension"], "204");
     assert_eq!(snap["extensions"].as_array().unwrap().len(), 8);
     // A registration elsewhere reaches this client as events.
