@@ -121,6 +121,47 @@ pub struct CoreState {
     pub accounts: Vec<(String, String, AccountState)>,
     /// Every extension's services, with its tenant.
     pub services: Vec<(String, String, Services)>,
+    /// Every queue, with its tenant.
+    pub queues: Vec<(String, shared_protocol::QueueStatus)>,
+    /// Every agent, with its tenant.
+    pub agents: Vec<(String, shared_protocol::AgentStatus)>,
+}
+
+/// An agent operation on the call center (docs/decisions/010-call-center.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueOp {
+    /// `extension` joins `queue` as a dynamic member.
+    Login {
+        /// Agent.
+        extension: String,
+        /// Queue number.
+        queue: String,
+        /// Lower rings first.
+        penalty: u32,
+    },
+    /// `extension` leaves `queue` (dynamic members only).
+    Logout {
+        /// Agent.
+        extension: String,
+        /// Queue number.
+        queue: String,
+    },
+    /// `extension` pauses in `queue`, or in all of its queues.
+    Pause {
+        /// Agent.
+        extension: String,
+        /// Queue number; all when `None`.
+        queue: Option<String>,
+        /// Why.
+        reason: Option<String>,
+    },
+    /// `extension` ends its pause in `queue`, or in all of its queues.
+    Resume {
+        /// Agent.
+        extension: String,
+        /// Queue number; all when `None`.
+        queue: Option<String>,
+    },
 }
 
 /// A request into the core task.
@@ -154,6 +195,15 @@ pub enum Control {
         /// The tenant's configuration (`Store::load_directory_of`).
         directory: Box<crate::store::Directory>,
         /// Done, or `NotFound` for a tenant this core does not serve.
+        reply: oneshot::Sender<Result<(), CallOpError>>,
+    },
+    /// An agent operation.
+    Queue {
+        /// Tenant domain.
+        tenant: String,
+        /// What to do.
+        op: QueueOp,
+        /// Done, or why not.
         reply: oneshot::Sender<Result<(), CallOpError>>,
     },
     /// The current state, for a hub starting.
@@ -197,4 +247,18 @@ pub enum BusEvent {
     },
     /// A call record was closed (it enters the history of its parties).
     CallRecord(Box<CdrRecord>),
+    /// A queue's live state changed.
+    Queue {
+        /// Tenant domain.
+        tenant: String,
+        /// The queue now.
+        queue: Box<shared_protocol::QueueStatus>,
+    },
+    /// An agent's live state changed (no queues left: removed).
+    Agent {
+        /// Tenant domain.
+        tenant: String,
+        /// The agent now.
+        agent: Box<shared_protocol::AgentStatus>,
+    },
 }

@@ -167,6 +167,7 @@ impl Core {
                     self.qualify_round(now.mono);
                     self.blf.handle_timeout(now.mono);
                     self.blf.drive(&mut self.ep, now.mono);
+                    self.report();
                 }
                 // A closed control channel disables this branch (no busy loop).
                 Some(cmd) = control.recv() => self.on_control(cmd),
@@ -335,6 +336,9 @@ impl Core {
 
     /// Passes what the engine changed to the store, the lamp model and the bus.
     fn report(&mut self) {
+        // The call center acts on what changed (an agent freed, a caller arrived) first.
+        let now = self.now();
+        self.engine.settle(&mut self.ep, &self.dir, now);
         // Calls first: a client sees `call_ended` before the `history` entry of that call.
         for update in self.engine.drain_updates() {
             let changes = match update {
@@ -360,6 +364,31 @@ impl Core {
                 let _ = self.bus.send(BusEvent::CallRecord(Box::new(rec.clone())));
             }
             let _ = self.db.send(Write::Cdr(Box::new(rec)));
+        }
+        self.report_queues(now);
+    }
+
+    /// Queue and agent changes to the bus, call-center writes to the store.
+    fn report_queues(&mut self, now: Now) {
+        use crate::calls::QueueUpdate;
+        for u in self.engine.drain_queue_updates(&self.dir, now) {
+            let tenant = self.tenant.clone();
+            let _ = self.bus.send(match u {
+                QueueUpdate::Queue(q) => BusEvent::Queue {
+                    tenant,
+                    queue: Box::new(q),
+                },
+                QueueUpdate::Agent(a) => BusEvent::Agent {
+                    tenant,
+                    agent: Box::new(a),
+                },
+            });
+        }
+        for write in self.engine.drain_queue_writes() {
+            let _ = self.db.send(Write::Queue {
+                tenant: self.tenant.clone(),
+                write,
+            });
         }
     }
 
@@ -415,6 +444,9 @@ impl Core {
         {
             self.on_lamp(change);
         }
+        // An agent's device came or went: its queues may ring it, or overflow, now.
+        self.engine.extension_changed(&extension);
+        self.report();
     }
 
     fn on_control(&mut self, cmd: Control) {
@@ -426,6 +458,18 @@ impl Core {
                 let result = if tenant == self.tenant {
                     let now = self.now();
                     self.engine.call_op(&mut self.ep, &self.dir, now, op)
+                } else {
+                    Err(crate::control::CallOpError::NotFound(format!(
+                        "tenant {tenant}"
+                    )))
+                };
+                let _ = reply.send(result);
+                self.report();
+            }
+            Control::Queue { tenant, op, reply } => {
+                let result = if tenant == self.tenant {
+                    let now = self.now();
+                    self.engine.queue_op(now, op)
                 } else {
                     Err(crate::control::CallOpError::NotFound(format!(
                         "tenant {tenant}"
@@ -535,11 +579,20 @@ impl Core {
                 self.dir.services(&ext.number),
             ));
         }
+        let (queues, agents) = self.engine.queue_state(&self.dir, self.now());
         CoreState {
             lamps,
             calls: self.engine.views(),
             accounts,
             services,
+            queues: queues
+                .into_iter()
+                .map(|q| (self.tenant.clone(), q))
+                .collect(),
+            agents: agents
+                .into_iter()
+                .map(|a| (self.tenant.clone(), a))
+                .collect(),
         }
     }
 

@@ -49,6 +49,9 @@ pub struct CallView {
     pub caller: PartyRef,
     /// Who is rung or answered (`None` while the number is still being resolved).
     pub callee: Option<PartyRef>,
+    /// Extensions rung on the callee's behalf while the call rings (the agents of a queue
+    /// whose number is `callee`).
+    pub also_ringing: Vec<String>,
     /// Where it is.
     pub phase: CallPhase,
     /// Who put it on hold.
@@ -244,6 +247,11 @@ fn extensions_of(view: &CallView) -> Vec<String> {
             v.push(ext);
         }
     }
+    for ext in &view.also_ringing {
+        if !v.contains(ext) {
+            v.push(ext.clone());
+        }
+    }
     v
 }
 
@@ -270,6 +278,7 @@ mod tests {
             held_by: None,
             started_ms: id as i64,
             answered_ms: None,
+            also_ringing: Vec::new(),
         }
     }
 

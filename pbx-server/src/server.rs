@@ -69,6 +69,29 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// The engine with the tenant's call center: queues, members, open pauses and today's
+/// statistics rebuilt from the call records (docs/decisions/010-call-center.md).
+async fn engine_with_call_center(
+    store: &Store,
+    mut engine: Engine,
+    tenant: &str,
+) -> anyhow::Result<Engine> {
+    let now = wall_ms();
+    let (day, _) = crate::callcenter::local_day(now);
+    let data = store.load_call_center(tenant, day).await?;
+    tracing::info!(
+        queues = data.queues.len(),
+        groups = data.groups.len(),
+        "call center loaded"
+    );
+    let cc = crate::callcenter::CallCenter::from_store(&data, now, now as u64 | 1);
+    engine.set_call_center(
+        cc,
+        crate::calls::FeatureCodes::with_overrides(&data.feature_codes),
+    );
+    Ok(engine)
+}
+
 /// Starts every part; returns the bound addresses and a future that runs until `shutdown`.
 pub async fn start(
     settings: Settings,
@@ -110,7 +133,12 @@ pub async fn start(
         ep: Endpoint::new(EndpointConfig::default()),
         dir,
         guard: Guard::new(&tenant, settings.digest_sha256),
-        engine: Engine::new(local, &tenant, ports, cdr_seq),
+        engine: engine_with_call_center(
+            &store,
+            Engine::new(local, &tenant, ports, cdr_seq),
+            &tenant,
+        )
+        .await?,
         sender,
         db: db_tx,
         metrics: metrics.clone(),

@@ -100,6 +100,7 @@ fn call(from: &str, to: &str, phase: CallPhase) -> CallView {
         held_by: None,
         started_ms: 1,
         answered_ms: None,
+        also_ringing: Vec::new(),
     }
 }
 

@@ -151,45 +151,7 @@ pub enum Action {
 }
 
 /// A write for the store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CcWrite {
-    /// A pause started.
-    PauseStart {
-        /// Extension.
-        extension: String,
-        /// Queue number.
-        queue: String,
-        /// Why.
-        reason: Option<String>,
-        /// Start.
-        start_ms: i64,
-    },
-    /// The open pause of an agent in a queue ended.
-    PauseEnd {
-        /// Extension.
-        extension: String,
-        /// Queue number.
-        queue: String,
-        /// End.
-        end_ms: i64,
-    },
-    /// A dynamic member joined.
-    MemberAdd {
-        /// Queue number.
-        queue: String,
-        /// Extension.
-        extension: String,
-        /// Penalty.
-        penalty: u32,
-    },
-    /// A dynamic member left.
-    MemberRemove {
-        /// Queue number.
-        queue: String,
-        /// Extension.
-        extension: String,
-    },
-}
+pub use crate::store::QueueWrite as CcWrite;
 
 /// Why an agent operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -360,6 +322,55 @@ impl CallCenter {
         cc
     }
 
+    /// The call center as stored: queues, members, pauses still open, today's pause time and
+    /// today's `queue` rows of the call records (`data` loaded with the period start
+    /// `local_day(now_ms).0`). Unknown strategies ring all; unparsable numbers fall back to
+    /// the seed's defaults.
+    pub fn from_store(data: &crate::store::CallCenterData, now_ms: i64, seed: u64) -> CallCenter {
+        let configs = data.queues.iter().map(config_of).collect();
+        let mut cc = CallCenter::new(configs, now_ms, seed);
+        let rows: Vec<QueueRowFacts> = data
+            .rows
+            .iter()
+            .map(|r| QueueRowFacts {
+                queue: r.queue.clone(),
+                enter_ms: r.enter_ms,
+                answer_ms: r.answer_ms,
+                exit_ms: r.exit_ms,
+                exit_cause: r.exit_cause.clone(),
+                answered_by: r.answered_by.clone(),
+            })
+            .collect();
+        cc.seed_rows(&rows);
+        let since = cc.period.0;
+        let open: Vec<OpenPause> = data
+            .pauses
+            .iter()
+            .filter(|p| p.end_ms.is_none())
+            .map(|p| OpenPause {
+                extension: p.extension.clone(),
+                queue: p.queue.clone(),
+                reason: p.reason.clone(),
+                since_ms: p.start_ms,
+            })
+            .collect();
+        let closed: Vec<(String, String, i64)> = data
+            .pauses
+            .iter()
+            .filter_map(|p| {
+                let end = p.end_ms?;
+                Some((
+                    p.extension.clone(),
+                    p.queue.clone(),
+                    end - p.start_ms.max(since),
+                ))
+            })
+            .filter(|(_, _, ms)| *ms > 0)
+            .collect();
+        cc.seed_pauses(&open, &closed);
+        cc
+    }
+
     /// Rebuilds the period's statistics from the `queue` rows of today's call records, and
     /// the members' calls taken and last calls.
     pub fn seed_rows(&mut self, rows: &[QueueRowFacts]) {
@@ -442,6 +453,11 @@ impl CallCenter {
             self.dirty_agents.insert(ext.to_string());
             self.dirty_queues.extend(qs.iter().cloned());
         }
+    }
+
+    /// Reports a queue's state again.
+    pub fn touch_queue(&mut self, queue: &str) {
+        self.dirty_queues.insert(queue.to_string());
     }
 
     /// Queues and agents changed since the last call.
@@ -1149,5 +1165,58 @@ impl CallCenter {
             pause_ms: queues.iter().map(|q| q.pause_ms).max().unwrap_or(0),
             queues,
         }
+    }
+}
+
+fn u32_of(v: i64) -> u32 {
+    u32::try_from(v.max(0)).unwrap_or(u32::MAX)
+}
+
+fn rule_of(list: &str) -> EmptyRule {
+    let has = |w: &str| list.split(',').any(|s| s.trim() == w);
+    EmptyRule {
+        busy: has("busy"),
+        paused: has("paused"),
+        unavailable: has("unavailable"),
+    }
+}
+
+/// A stored queue as the call center runs it.
+pub fn config_of(q: &crate::store::QueueRow) -> QueueConfig {
+    let strategy = match q.strategy.as_str() {
+        "linear" => QueueStrategy::Linear,
+        "leastrecent" => QueueStrategy::Leastrecent,
+        "fewestcalls" => QueueStrategy::Fewestcalls,
+        "rrmemory" => QueueStrategy::Rrmemory,
+        "rrordered" => QueueStrategy::Rrordered,
+        "random" => QueueStrategy::Random,
+        _ => QueueStrategy::Ringall,
+    };
+    QueueConfig {
+        number: q.number.clone(),
+        name: q.name.clone(),
+        enabled: q.enabled,
+        priority: q.priority,
+        strategy,
+        ring_timeout_s: u32_of(q.ring_timeout_s).max(1),
+        retry_s: u32_of(q.retry_s),
+        wrapup_s: u32_of(q.wrapup_s),
+        max_wait_s: u32_of(q.max_wait_s),
+        max_callers: u32_of(q.max_callers),
+        autopause: q.autopause,
+        ring_busy: q.ring_busy,
+        overflow: OverflowAction::parse(&q.overflow),
+        join_empty: rule_of(&q.join_empty),
+        leave_empty: rule_of(&q.leave_empty),
+        service_level_s: u32_of(q.service_level_s),
+        members: q
+            .members
+            .iter()
+            .map(|m| MemberConfig {
+                extension: m.extension.clone(),
+                penalty: u32_of(m.penalty),
+                dynamic: m.dynamic,
+            })
+            .collect(),
     }
 }

@@ -113,6 +113,63 @@ pub fn enter_extension(cdr: &mut CdrRecord, ext: &Extension, source: &str, now_m
     });
 }
 
+/// Opens a `queue` step (seed §24.3: entered and enqueued at once, there is no welcome
+/// message); returns its index among the details.
+pub fn enter_queue(
+    cdr: &mut CdrRecord,
+    number: &str,
+    name: &str,
+    source: &str,
+    now_ms: i64,
+) -> usize {
+    if cdr.destination_type.is_empty() {
+        cdr.destination_type = "queue".into();
+        cdr.called_name = Some(name.to_string()).filter(|n| !n.is_empty());
+    }
+    let seq = cdr.details.len();
+    cdr.details.push(CdrDetail {
+        seq: seq as i64,
+        source_num: source.to_string(),
+        anonymous: false,
+        destination_type: "queue".into(),
+        destination_id: number.to_string(),
+        destination_name: Some(name.to_string()).filter(|n| !n.is_empty()),
+        destination_num: None,
+        enter_ms: now_ms,
+        enqueue_ms: Some(now_ms),
+        answer_ms: None,
+        exit_ms: None,
+        exit_cause: None,
+        answered_by: None,
+        waiting_time_s: None,
+    });
+    seq
+}
+
+/// Opens a `service` step (a feature code the PBX answers itself).
+pub fn enter_service(cdr: &mut CdrRecord, service: &str, detail: &str, source: &str, now_ms: i64) {
+    if cdr.destination_type.is_empty() {
+        cdr.destination_type = "service".into();
+    }
+    let seq = cdr.details.len() as i64;
+    cdr.details.push(CdrDetail {
+        seq,
+        source_num: source.to_string(),
+        anonymous: false,
+        destination_type: "service".into(),
+        destination_id: service.to_string(),
+        destination_name: Some(detail.to_string()).filter(|n| !n.is_empty()),
+        destination_num: None,
+        enter_ms: now_ms,
+        enqueue_ms: None,
+        answer_ms: None,
+        exit_ms: None,
+        exit_cause: None,
+        answered_by: None,
+        waiting_time_s: None,
+    });
+}
+
 /// Marks the current step answered by `by`, and the call too unless it was answered before
 /// (a transferred call keeps its first answer).
 pub fn answer(cdr: &mut CdrRecord, by: &str, now_ms: i64) {

@@ -4,20 +4,28 @@
 //! - [`routing`]: the numbering plan with services (DND, forwards) and overflow;
 //! - [`forks`]: INVITEs to devices and their answers;
 //! - [`indialog`]: requests inside established dialogs, hang-ups, PBX re-INVITEs;
-//! - [`ops`]: call-control operations from the CTI and the REST API (docs/decisions/007).
+//! - [`ops`]: call-control operations from the CTI and the REST API (docs/decisions/007);
+//! - [`queue`]: queues, driven by the call center (docs/decisions/010);
+//! - [`features`]: feature codes the PBX answers itself.
 
+mod features;
 mod forks;
 mod indialog;
 mod invite;
 mod ops;
+mod queue;
 mod routing;
 #[cfg(test)]
 mod tests;
+
+pub use features::FeatureCodes;
+pub use queue::QueueUpdate;
 
 use super::cdr;
 use super::legs::{Call, Phase, Purpose, Side};
 use super::CallUpdate;
 use super::{dialog::Local, Now};
+use crate::callcenter::CallCenter;
 use crate::directory::Directory;
 use crate::lamps::{CallPhase, CallView, PartyRef};
 use crate::media::PortPool;
@@ -94,6 +102,13 @@ pub struct Engine {
     dirty: BTreeSet<u64>,
     /// The last view reported per call, so unchanged calls are not reported again.
     views: HashMap<u64, CallView>,
+    /// Queues, agents and their statistics.
+    cc: CallCenter,
+    /// Codes of the services the engine answers itself.
+    features: FeatureCodes,
+    /// The last queue and agent states reported.
+    queue_views: HashMap<String, shared_protocol::QueueStatus>,
+    agent_views: HashMap<String, shared_protocol::AgentStatus>,
 }
 
 impl Engine {
@@ -115,7 +130,29 @@ impl Engine {
             outbox: Vec::new(),
             dirty: BTreeSet::new(),
             views: HashMap::new(),
+            cc: CallCenter::default(),
+            features: FeatureCodes::default(),
+            queue_views: HashMap::new(),
+            agent_views: HashMap::new(),
         }
+    }
+
+    /// Installs the call center (queues, members, pauses, today's statistics) and the feature
+    /// codes; every queue and agent is reported once.
+    pub fn set_call_center(&mut self, cc: CallCenter, features: FeatureCodes) {
+        self.cc = cc;
+        self.features = features;
+        for a in self.cc.agent_numbers() {
+            self.cc.touch(&a);
+        }
+        for q in self.cc.queue_numbers() {
+            self.cc.touch_queue(&q);
+        }
+    }
+
+    /// An extension's devices changed (registered, unregistered): its queues may react.
+    pub fn extension_changed(&mut self, ext: &str) {
+        self.cc.touch(ext);
     }
 
     /// What changed since the last call, in call-id order: the core feeds these to the lamp
@@ -150,6 +187,15 @@ impl Engine {
     }
 
     fn view(&self, call: &Call) -> CallView {
+        let queue = call.queue.as_ref().map(|q| PartyRef {
+            extension: None,
+            number: q.clone(),
+            name: self
+                .cc
+                .queue_name(q)
+                .map(str::to_string)
+                .filter(|n| !n.is_empty()),
+        });
         let callee = call.ringing_ext.as_ref().map(|ext| {
             let name = call
                 .cdr
@@ -177,7 +223,8 @@ impl Engine {
                 number: call.caller_ext.clone(),
                 name: Some(call.caller_name.clone()).filter(|n| !n.is_empty()),
             },
-            callee,
+            callee: queue.or(callee),
+            also_ringing: self.cc.rung(call.id).to_vec(),
             phase: match call.phase {
                 Phase::Originating | Phase::Routing => CallPhase::Ringing,
                 Phase::Connected => CallPhase::Connected,
@@ -197,9 +244,14 @@ impl Engine {
         self.calls.len()
     }
 
-    /// Earliest ring timeout.
+    /// Earliest ring timeout, PBX hang-up or call-center deadline.
     pub fn poll_timeout(&self) -> Option<std::time::Instant> {
-        self.calls.values().filter_map(|c| c.ring_deadline).min()
+        self.calls
+            .values()
+            .flat_map(|c| [c.ring_deadline, c.hangup_at])
+            .chain([self.cc.next_deadline()])
+            .flatten()
+            .min()
     }
 
     /// True if this in-dialog request belongs to one of our calls.
@@ -222,6 +274,7 @@ impl Engine {
     }
 
     fn add_load(&mut self, call: u64, ext: &str) {
+        self.cc.touch(ext);
         *self.load.entry(ext.to_string()).or_insert(0) += 1;
         if let Some(c) = self.calls.get_mut(&call) {
             c.load.push(ext.to_string());
@@ -229,6 +282,7 @@ impl Engine {
     }
 
     fn release_load(&mut self, call: u64, ext: &str) {
+        self.cc.touch(ext);
         if let Some(c) = self.calls.get_mut(&call) {
             if let Some(pos) = c.load.iter().position(|e| e == ext) {
                 c.load.remove(pos);
@@ -300,6 +354,15 @@ impl Engine {
             .collect();
         for id in due {
             self.step_failed(ep, dir, now, id, super::Condition::NoAnswer);
+        }
+        let hang_up: Vec<u64> = self
+            .calls
+            .values()
+            .filter(|c| c.hangup_at.is_some_and(|d| d <= now.mono))
+            .map(|c| c.id)
+            .collect();
+        for id in hang_up {
+            self.hangup(ep, now, id, None);
         }
     }
 
@@ -380,6 +443,7 @@ impl Engine {
     /// answered), indexes and load released, media relay stopped.
     fn finish(&mut self, now: Now, id: u64, status: &str, cause: &str) {
         self.touch(id);
+        self.queue_call_finished(now, id);
         let Some(mut call) = self.calls.remove(&id) else {
             return;
         };
@@ -398,6 +462,7 @@ impl Engine {
             if let Some(n) = self.load.get_mut(&ext) {
                 *n = n.saturating_sub(1);
             }
+            self.cc.touch(&ext);
         }
         tracing::info!(call = id, unique_id = %call.cdr.unique_id, status = call.cdr.status.as_deref().unwrap_or(""), "call ended");
         self.outbox.push(call.cdr.clone());

@@ -158,6 +158,12 @@ pub(crate) struct Call {
     pub(crate) reinvite: Option<Side>,
     /// Click-to-call: the number to call once side A answers.
     pub(crate) dial_target: Option<String>,
+    /// The queue the call waits in (until an agent answers or it leaves).
+    pub(crate) queue: Option<String>,
+    /// The detail row of the queue step an agent answered (its end is the talk time's).
+    pub(crate) queue_row: Option<usize>,
+    /// When the PBX hangs up a call it answered itself (a feature code).
+    pub(crate) hangup_at: Option<Instant>,
 }
 
 impl Call {

@@ -12,7 +12,7 @@ pub mod dialog;
 mod engine;
 mod legs;
 
-pub use engine::Engine;
+pub use engine::{Engine, FeatureCodes, QueueUpdate};
 
 use crate::control::{CallOpError, ServiceChange};
 use std::time::Instant;

@@ -3,7 +3,7 @@
 
 use super::hub::Hub;
 use super::view::{history_entry, Viewer};
-use crate::control::{CallOp, CallOpError, CallOpOk, Control, ServiceChange};
+use crate::control::{CallOp, CallOpError, CallOpOk, Control, QueueOp, ServiceChange};
 use shared_protocol::{Command, CommandData, CommandId, ErrorCode, ServerMsg};
 use tokio::sync::oneshot;
 
@@ -263,11 +263,89 @@ async fn execute(
                 next_before_ms,
             }))
         }
-        Command::QueueLogin { .. }
-        | Command::QueueLogout { .. }
-        | Command::QueuePause { .. }
-        | Command::QueueResume { .. } => Err(fail(ErrorCode::Internal, "not yet")),
+        Command::QueueLogin {
+            queue,
+            extension,
+            penalty,
+        } => {
+            let extension = agent_target(hub, viewer, extension)?;
+            let penalty = penalty.unwrap_or(0);
+            queue_op(
+                hub,
+                viewer,
+                QueueOp::Login {
+                    extension,
+                    queue,
+                    penalty,
+                },
+            )
+            .await
+        }
+        Command::QueueLogout { queue, extension } => {
+            let extension = agent_target(hub, viewer, extension)?;
+            queue_op(hub, viewer, QueueOp::Logout { extension, queue }).await
+        }
+        Command::QueuePause {
+            queue,
+            extension,
+            reason,
+        } => {
+            if reason.as_ref().is_some_and(|r| r.chars().count() > 64) {
+                return Err(fail(
+                    ErrorCode::BadArguments,
+                    "reason: at most 64 characters",
+                ));
+            }
+            let extension = agent_target(hub, viewer, extension)?;
+            let reason = reason.filter(|r| !r.trim().is_empty());
+            queue_op(
+                hub,
+                viewer,
+                QueueOp::Pause {
+                    extension,
+                    queue,
+                    reason,
+                },
+            )
+            .await
+        }
+        Command::QueueResume { queue, extension } => {
+            let extension = agent_target(hub, viewer, extension)?;
+            queue_op(hub, viewer, QueueOp::Resume { extension, queue }).await
+        }
     }
+}
+
+/// The agent a queue command acts on: the user's own extension, or (supervisors) any.
+fn agent_target(hub: &Hub, viewer: &Viewer, extension: Option<String>) -> Result<String, Failure> {
+    let target = match extension {
+        Some(e) => e,
+        None => own_extension(viewer)?,
+    };
+    if viewer.extension.as_deref() != Some(target.as_str()) && !viewer.permissions.supervisor {
+        return Err(fail(
+            ErrorCode::PermissionDenied,
+            "agents act on themselves; only supervisors act on other agents",
+        ));
+    }
+    if !hub.has_extension(&viewer.tenant, &target) {
+        return Err(fail(ErrorCode::NotFound, format!("no extension {target}")));
+    }
+    Ok(target)
+}
+
+async fn queue_op(hub: &Hub, viewer: &Viewer, op: QueueOp) -> Result<Option<CommandData>, Failure> {
+    let (reply, rx) = oneshot::channel();
+    hub.control
+        .send(Control::Queue {
+            tenant: viewer.tenant.clone(),
+            op,
+            reply,
+        })
+        .await
+        .map_err(|_| core_gone())?;
+    rx.await.map_err(|_| core_gone())?.map_err(op_failure)?;
+    Ok(None)
 }
 
 fn op_failure(e: CallOpError) -> Failure {

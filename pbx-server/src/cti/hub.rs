@@ -115,6 +115,24 @@ impl Hub {
                 },
             );
         }
+        for (tenant, queue) in state.queues {
+            model.apply(
+                now,
+                BusEvent::Queue {
+                    tenant,
+                    queue: Box::new(queue),
+                },
+            );
+        }
+        for (tenant, agent) in state.agents {
+            model.apply(
+                now,
+                BusEvent::Agent {
+                    tenant,
+                    agent: Box::new(agent),
+                },
+            );
+        }
         for (tenant, extension, services) in state.services {
             model.apply(
                 now,

@@ -32,6 +32,8 @@ pub enum Audience {
     Owner(String),
     /// The users of this extension, and supervisors.
     OwnerOrSupervisor(String),
+    /// Supervisors only.
+    Supervisors,
 }
 
 /// One numbered event, as logged (unmasked; viewers mask it).
@@ -77,6 +79,10 @@ pub struct TenantState {
     pub extensions: BTreeMap<String, ExtRow>,
     /// Calls in progress by unique id.
     pub calls: HashMap<String, CallView>,
+    /// Queues by number.
+    pub queues: BTreeMap<String, shared_protocol::QueueStatus>,
+    /// Agents by extension.
+    pub agents: BTreeMap<String, shared_protocol::AgentStatus>,
 }
 
 impl TenantState {
@@ -240,6 +246,38 @@ impl Model {
                 self.refresh_presence(now, &tenant, &extension, &mut out);
             }
             BusEvent::CallRecord(rec) => self.on_record(now, *rec, &mut out),
+            BusEvent::Queue { tenant, queue } => {
+                let t = self.tenants.entry(tenant.clone()).or_default();
+                if t.queues.get(&queue.number) == Some(&*queue) {
+                    return out;
+                }
+                t.queues.insert(queue.number.clone(), (*queue).clone());
+                self.log(
+                    now,
+                    &tenant,
+                    Audience::Supervisors,
+                    Event::Queue { queue: *queue },
+                    &mut out,
+                );
+            }
+            BusEvent::Agent { tenant, agent } => {
+                let t = self.tenants.entry(tenant.clone()).or_default();
+                if t.agents.get(&agent.extension) == Some(&*agent) {
+                    return out;
+                }
+                if agent.queues.is_empty() {
+                    t.agents.remove(&agent.extension);
+                } else {
+                    t.agents.insert(agent.extension.clone(), (*agent).clone());
+                }
+                self.log(
+                    now,
+                    &tenant,
+                    Audience::OwnerOrSupervisor(agent.extension.clone()),
+                    Event::Agent { agent: *agent },
+                    &mut out,
+                );
+            }
         }
         out
     }
@@ -400,7 +438,8 @@ impl Model {
         let rec = Arc::new(rec);
         let mut involved: Vec<String> = vec![rec.caller.clone()];
         for d in &rec.details {
-            if let Some(n) = &d.destination_num {
+            // A queue step names no extension; the agent who answered it takes part.
+            for n in [&d.destination_num, &d.answered_by].into_iter().flatten() {
                 if !involved.contains(n) {
                     involved.push(n.clone());
                 }
@@ -472,6 +511,7 @@ pub fn visible_to(viewer: &Viewer, logged: &Logged) -> bool {
         }
         Audience::Owner(e) => own == Some(e.as_str()),
         Audience::OwnerOrSupervisor(e) => viewer.permissions.supervisor || own == Some(e.as_str()),
+        Audience::Supervisors => viewer.permissions.supervisor,
     }
 }
 
@@ -517,12 +557,17 @@ fn effective(row: &ExtRow) -> EffectivePresence {
     }
 }
 
-/// Extensions taking part in a call.
+/// Extensions taking part in a call (queue agents it rings included).
 pub fn parties(view: &CallView) -> Vec<String> {
     let mut v: Vec<String> = view.caller.extension.iter().cloned().collect();
     if let Some(e) = view.callee.as_ref().and_then(|c| c.extension.clone()) {
         if !v.contains(&e) {
             v.push(e);
+        }
+    }
+    for e in &view.also_ringing {
+        if !v.contains(e) {
+            v.push(e.clone());
         }
     }
     v

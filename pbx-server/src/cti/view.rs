@@ -180,6 +180,19 @@ pub fn snapshot(model: &Model, viewer: &Viewer) -> Snapshot {
         ),
         None => (None, Vec::new()),
     };
+    let call_center = if viewer.permissions.supervisor {
+        Some(shared_protocol::CallCenterView {
+            queues: t.queues.values().cloned().collect(),
+            agents: t.agents.values().cloned().collect(),
+        })
+        .filter(|cc| !cc.queues.is_empty() || !cc.agents.is_empty())
+    } else {
+        own.and_then(|e| t.agents.get(e))
+            .map(|a| shared_protocol::CallCenterView {
+                queues: Vec::new(),
+                agents: vec![a.clone()],
+            })
+    };
     Snapshot {
         protocol: PROTOCOL_VERSION,
         seq: model.seq(),
@@ -188,7 +201,7 @@ pub fn snapshot(model: &Model, viewer: &Viewer) -> Snapshot {
         services,
         calls,
         history,
-        call_center: None,
+        call_center,
     }
 }
 
@@ -215,17 +228,17 @@ pub fn history_entry(rec: &CdrRecord, ext: &str) -> Option<HistoryEntry> {
             talk_s,
         });
     }
-    let rung = rec
-        .details
-        .iter()
-        .any(|d| d.destination_num.as_deref() == Some(ext));
+    let rung = rec.details.iter().any(|d| {
+        d.destination_num.as_deref() == Some(ext) || d.answered_by.as_deref() == Some(ext)
+    });
     if !rung {
         return None;
     }
     let answered = rec.answered_by.as_deref() == Some(ext)
-        || rec.details.iter().any(|d| {
-            d.destination_num.as_deref() == Some(ext) && d.answered_by.as_deref() == Some(ext)
-        });
+        || rec
+            .details
+            .iter()
+            .any(|d| d.answered_by.as_deref() == Some(ext));
     Some(HistoryEntry {
         id: rec.unique_id.clone(),
         started_ms: rec.start_ms,

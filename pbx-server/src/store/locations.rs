@@ -32,6 +32,9 @@ impl Store {
                     extension_id,
                     services,
                 } => super::services::upsert_services_on(&mut tx, *extension_id, services).await?,
+                Write::Queue { tenant, write } => {
+                    super::queues::queue_write_on(&mut tx, tenant, write).await?
+                }
             }
         }
         tx.commit().await?;
@@ -77,6 +80,13 @@ pub enum Write {
         extension_id: i64,
         /// The services now.
         services: Box<shared_protocol::Services>,
+    },
+    /// A call-center change (pause, dynamic member).
+    Queue {
+        /// Tenant domain.
+        tenant: String,
+        /// The change.
+        write: super::QueueWrite,
     },
 }
 

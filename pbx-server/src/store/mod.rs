@@ -19,6 +19,7 @@ mod fields;
 mod history;
 mod locations;
 mod model;
+mod queues;
 mod roles;
 mod services;
 mod tenants;
@@ -36,6 +37,10 @@ pub use model::{
     AccountOverride, AccountOverrides, AccountTemplate, Extension, ExtensionOverride,
     ExtensionOverrides, ExtensionTemplate, NewExtension, NewSipAccount, SipAccount, Tenant,
     DEFAULT_TEMPLATE, DEFAULT_TENANT,
+};
+pub use queues::{
+    CallCenterData, PauseRow, QueueCdrRow, QueueMemberRow, QueueRow, QueueWrite, RingGroupRow,
+    FEATURE_CODES, STRATEGIES,
 };
 pub use roles::Role;
 pub use services::ExtensionServices;

@@ -219,6 +219,7 @@ impl Engine {
                 l.state = LegState::Answered;
                 let answered_by = l.ext.clone();
                 let pickup = l.pickup;
+                let queued = call.queue.is_some();
                 call.winner = Some(leg);
                 call.phase = Phase::Connected;
                 call.ring_deadline = None;
@@ -243,6 +244,9 @@ impl Engine {
                 if pickup {
                     self.picked_up(dir, now, id, &answered_by);
                 }
+                if queued {
+                    self.queue_answered(now, id, &answered_by);
+                }
                 self.answer_upstream(ep, now, id, &resp.body);
                 if let Some(call) = self.calls.get_mut(&id) {
                     cdr::answer(&mut call.cdr, &answered_by, now.wall_ms);
@@ -251,11 +255,19 @@ impl Engine {
                 self.persist(id);
             }
             status => {
+                let was_pending = l.state == LegState::Pending;
                 if l.state == LegState::Pending || l.state == LegState::Cancelling {
                     l.state = LegState::Failed(status);
                 }
                 if let Some(t) = l.invite_txn {
                     self.owners.remove(&t);
+                }
+                if call.queue.is_some() && call.phase == Phase::Routing {
+                    // An agent refused: the call center decides (others ring on, or retry).
+                    if was_pending {
+                        self.queue_leg_failed(ep, now, id, leg);
+                    }
+                    return;
                 }
                 if call.phase == Phase::Routing
                     && call
@@ -299,7 +311,7 @@ impl Engine {
     }
 
     /// Side B answered with `body`: pass the answer to side A the way it expects it.
-    fn answer_upstream(&mut self, ep: &mut Endpoint, now: Now, id: u64, body: &[u8]) {
+    pub(super) fn answer_upstream(&mut self, ep: &mut Endpoint, now: Now, id: u64, body: &[u8]) {
         let local = self.local;
         let Some(call) = self.calls.get_mut(&id) else {
             return;

@@ -192,6 +192,9 @@ impl Engine {
                 pbx_held: None,
                 reinvite: None,
                 dial_target: None,
+                queue: None,
+                queue_row: None,
+                hangup_at: None,
             },
         );
         id

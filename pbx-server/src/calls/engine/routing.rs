@@ -60,7 +60,15 @@ impl Engine {
         number: &str,
     ) {
         let mut target = number.to_string();
+        if self.feature(ep, now, id, &target) {
+            return;
+        }
         loop {
+            // Queues are resolved like extensions (numbering plan: custom selections first).
+            if self.is_queue(&target) {
+                self.enter_queue(ep, dir, now, id, &target);
+                return;
+            }
             let Some(ext) = dir.extension(&target).cloned() else {
                 self.fail_call(ep, now, id, status::FAILED, cause::FAILED, 404, "Not Found");
                 return;

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod control;
+mod queues;
 mod services;
 
 use super::super::{dialog::Local, CallUpdate, Now};
@@ -196,6 +197,7 @@ impl Harness {
                     Event::Timeout { id } => self.engine.on_timeout(ep, dir, now, id),
                 }
             }
+            self.engine.settle(&mut self.ep, &self.dir, self.now);
             while let Some(t) = self.ep.poll_transmit() {
                 progressed = true;
                 self.sent.push((t.peer.addr, parse(&t.data).unwrap()));
