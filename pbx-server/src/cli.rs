@@ -60,6 +60,31 @@ pub enum Command {
         /// `field=value` pairs.
         settings: Vec<String>,
     },
+    /// Create or change a ring group (`name=`, `enabled=`, `overflow=hangup|extension:<n>`).
+    SetRingGroup {
+        /// Group number.
+        number: String,
+        /// `field=value` pairs.
+        settings: Vec<String>,
+    },
+    /// Put an extension in a tier of a ring group.
+    SetRingGroupMember {
+        /// Group number.
+        group: String,
+        /// Extension number.
+        extension: String,
+        /// Tier (1 rings first).
+        tier: i64,
+        /// Seconds the tier rings.
+        ring_s: i64,
+    },
+    /// Change the code of a numbering-plan service (e.g. `park 888`).
+    SetFeatureCode {
+        /// Service name (see docs/pbx-core.md, feature codes).
+        service: String,
+        /// The new code.
+        code: String,
+    },
 }
 
 fn url(data_dir: &std::path::Path, database_url: &Option<String>) -> String {
@@ -215,6 +240,37 @@ pub async fn dispatch(
                     .await
                     .with_context(|| format!("setting {k} on extension {number}"))?;
             }
+            Ok(())
+        }
+        Command::SetRingGroup { number, settings } => {
+            let store = open(&data_dir, &database_url).await?;
+            for (k, v) in field_values(&settings)? {
+                store
+                    .set_ring_group_field(&number, k, v.unwrap_or_default())
+                    .await
+                    .with_context(|| format!("setting {k} on ring group {number}"))?;
+            }
+            Ok(())
+        }
+        Command::SetRingGroupMember {
+            group,
+            extension,
+            tier,
+            ring_s,
+        } => {
+            let store = open(&data_dir, &database_url).await?;
+            store
+                .set_ring_group_member(&group, &extension, tier, ring_s)
+                .await
+                .with_context(|| format!("putting {extension} in ring group {group}"))?;
+            Ok(())
+        }
+        Command::SetFeatureCode { service, code } => {
+            let store = open(&data_dir, &database_url).await?;
+            store
+                .set_feature_code(&service, &code)
+                .await
+                .with_context(|| format!("setting the code of {service}"))?;
             Ok(())
         }
     }

@@ -134,6 +134,34 @@ enum Cmd {
         /// `field=value` pairs.
         settings: Vec<String>,
     },
+    /// Create or change a ring group: `name=Sales`, `enabled=1`, `overflow=extension:202`
+    /// or `overflow=hangup`.
+    SetRingGroup {
+        /// Group number.
+        number: String,
+        /// `field=value` pairs.
+        settings: Vec<String>,
+    },
+    /// Put an extension in a tier of a ring group (or move it to another tier).
+    SetRingGroupMember {
+        /// Group number.
+        group: String,
+        /// Extension number.
+        extension: String,
+        /// Tier (1 rings first).
+        #[arg(long, default_value_t = 1)]
+        tier: i64,
+        /// Seconds the tier rings.
+        #[arg(long, default_value_t = 20)]
+        ring_s: i64,
+    },
+    /// Change the code of a numbering-plan service (`park 888`, `cfim_on 811`, ...).
+    SetFeatureCode {
+        /// Service name.
+        service: String,
+        /// The new code.
+        code: String,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -211,6 +239,19 @@ impl From<Cmd> for pbx_server::cli::Command {
             Cmd::Locations => Command::Locations,
             Cmd::SetExtension { number, settings } => Command::SetExtension { number, settings },
             Cmd::SeedDemo => Command::SeedDemo,
+            Cmd::SetRingGroup { number, settings } => Command::SetRingGroup { number, settings },
+            Cmd::SetRingGroupMember {
+                group,
+                extension,
+                tier,
+                ring_s,
+            } => Command::SetRingGroupMember {
+                group,
+                extension,
+                tier,
+                ring_s,
+            },
+            Cmd::SetFeatureCode { service, code } => Command::SetFeatureCode { service, code },
             Cmd::SetPassword { username, domain } => Command::SetPassword { username, domain },
             Cmd::SetUser { username, settings } => Command::SetUser { username, settings },
             Cmd::SetAccount { username, settings } => Command::SetAccount { username, settings },

@@ -89,6 +89,7 @@ async fn engine_with_call_center(
         cc,
         crate::calls::FeatureCodes::with_overrides(&data.feature_codes),
     );
+    engine.set_ring_groups(crate::calls::RingGroup::from_rows(&data.groups));
     Ok(engine)
 }
 

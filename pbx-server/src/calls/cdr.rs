@@ -146,6 +146,31 @@ pub fn enter_queue(
     seq
 }
 
+/// Opens a `callg` step (a ring group).
+pub fn enter_group(cdr: &mut CdrRecord, number: &str, name: &str, source: &str, now_ms: i64) {
+    if cdr.destination_type.is_empty() {
+        cdr.destination_type = "callg".into();
+        cdr.called_name = Some(name.to_string()).filter(|n| !n.is_empty());
+    }
+    let seq = cdr.details.len() as i64;
+    cdr.details.push(CdrDetail {
+        seq,
+        source_num: source.to_string(),
+        anonymous: false,
+        destination_type: "callg".into(),
+        destination_id: number.to_string(),
+        destination_name: Some(name.to_string()).filter(|n| !n.is_empty()),
+        destination_num: None,
+        enter_ms: now_ms,
+        enqueue_ms: None,
+        answer_ms: None,
+        exit_ms: None,
+        exit_cause: None,
+        answered_by: None,
+        waiting_time_s: None,
+    });
+}
+
 /// Opens a `service` step (a feature code the PBX answers itself).
 pub fn enter_service(cdr: &mut CdrRecord, service: &str, detail: &str, source: &str, now_ms: i64) {
     if cdr.destination_type.is_empty() {

@@ -10,6 +10,7 @@
 
 mod features;
 mod forks;
+mod groups;
 mod indialog;
 mod invite;
 mod ops;
@@ -19,6 +20,8 @@ mod routing;
 mod tests;
 
 pub use features::FeatureCodes;
+pub(crate) use groups::GroupRun;
+pub use groups::{RingGroup, Tier};
 pub use queue::QueueUpdate;
 
 use super::cdr;
@@ -109,6 +112,8 @@ pub struct Engine {
     /// The last queue and agent states reported.
     queue_views: HashMap<String, shared_protocol::QueueStatus>,
     agent_views: HashMap<String, shared_protocol::AgentStatus>,
+    /// Ring groups by number.
+    groups: HashMap<String, groups::RingGroup>,
 }
 
 impl Engine {
@@ -134,6 +139,7 @@ impl Engine {
             features: FeatureCodes::default(),
             queue_views: HashMap::new(),
             agent_views: HashMap::new(),
+            groups: HashMap::new(),
         }
     }
 
@@ -196,6 +202,15 @@ impl Engine {
                 .map(str::to_string)
                 .filter(|n| !n.is_empty()),
         });
+        let group = call.group.as_ref().map(|g| PartyRef {
+            extension: None,
+            number: g.number.clone(),
+            name: self
+                .groups
+                .get(&g.number)
+                .map(|g| g.name.clone())
+                .filter(|n| !n.is_empty()),
+        });
         let callee = call.ringing_ext.as_ref().map(|ext| {
             let name = call
                 .cdr
@@ -223,8 +238,11 @@ impl Engine {
                 number: call.caller_ext.clone(),
                 name: Some(call.caller_name.clone()).filter(|n| !n.is_empty()),
             },
-            callee: queue.or(callee),
-            also_ringing: self.cc.rung(call.id).to_vec(),
+            callee: queue.or(group).or(callee),
+            also_ringing: match &call.group {
+                Some(g) => g.rung.clone(),
+                None => self.cc.rung(call.id).to_vec(),
+            },
             phase: match call.phase {
                 Phase::Originating | Phase::Routing => CallPhase::Ringing,
                 Phase::Connected => CallPhase::Connected,

@@ -164,6 +164,8 @@ pub(crate) struct Call {
     pub(crate) queue_row: Option<usize>,
     /// When the PBX hangs up a call it answered itself (a feature code).
     pub(crate) hangup_at: Option<Instant>,
+    /// The ring group the call is in (until a member answers or it overflows).
+    pub(crate) group: Option<super::engine::GroupRun>,
 }
 
 impl Call {

@@ -12,7 +12,7 @@ pub mod dialog;
 mod engine;
 mod legs;
 
-pub use engine::{Engine, FeatureCodes, QueueUpdate};
+pub use engine::{Engine, FeatureCodes, QueueUpdate, RingGroup, Tier};
 
 use crate::control::{CallOpError, ServiceChange};
 use std::time::Instant;

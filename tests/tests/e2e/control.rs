@@ -9,9 +9,9 @@ use centralino_e2e::{free_media_port, free_udp_port, refused_scenario, register,
 use serde_json::{json, Value};
 use std::time::Duration;
 
-const WAIT: Duration = Duration::from_secs(15);
+pub(crate) const WAIT: Duration = Duration::from_secs(15);
 
-fn caller(pbx: &Pbx, scenario: &str, from: &str, to: &str) -> Sipp {
+pub(crate) fn caller(pbx: &Pbx, scenario: &str, from: &str, to: &str) -> Sipp {
     Sipp::new(scenario, pbx.sip).args(&[
         "-p",
         &free_udp_port().to_string(),
@@ -32,14 +32,14 @@ fn caller(pbx: &Pbx, scenario: &str, from: &str, to: &str) -> Sipp {
 }
 
 /// Sends a command and asserts it succeeded; returns the `result` frame.
-fn ok(c: &mut CtiClient, command: Value) -> Value {
+pub(crate) fn ok(c: &mut CtiClient, command: Value) -> Value {
     let r = c.command(command.clone());
     assert_eq!(r["type"], "result", "{command} -> {r}");
     r
 }
 
 /// Waits until the client sees a connected call whose callee is `callee`; returns its id.
-fn connected_call(c: &mut CtiClient, callee: &str) -> String {
+pub(crate) fn connected_call(c: &mut CtiClient, callee: &str) -> String {
     let ev = c.wait_event(&format!("a connected call to {callee}"), WAIT, |e| {
         e["kind"] == "call"
             && e["call"]["state"] == "connected"
@@ -49,7 +49,7 @@ fn connected_call(c: &mut CtiClient, callee: &str) -> String {
 }
 
 /// `(destination, exit cause)` of every step of a record.
-fn steps(record: &Value) -> Vec<(String, String)> {
+pub(crate) fn steps(record: &Value) -> Vec<(String, String)> {
     record["details"]
         .as_array()
         .unwrap()
@@ -66,12 +66,12 @@ fn steps(record: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn pair(a: &str, b: &str) -> (String, String) {
+pub(crate) fn pair(a: &str, b: &str) -> (String, String) {
     (a.to_string(), b.to_string())
 }
 
 /// Captures the RTP the PBX relays (its RTP range).
-fn relay_capture(pbx: &Pbx, dir: &std::path::Path) -> Capture {
+pub(crate) fn relay_capture(pbx: &Pbx, dir: &std::path::Path) -> Capture {
     Capture::start(
         dir,
         &format!("udp and portrange {}-{}", pbx.rtp.0, pbx.rtp.1),
@@ -79,7 +79,7 @@ fn relay_capture(pbx: &Pbx, dir: &std::path::Path) -> Capture {
 }
 
 /// Packets of payload type `pt` the relay sent to `port`.
-fn relayed_to(pbx: &Pbx, packets: &[Datagram], port: u16, pt: u8) -> usize {
+pub(crate) fn relayed_to(pbx: &Pbx, packets: &[Datagram], port: u16, pt: u8) -> usize {
     let relay = |p: u16| (pbx.rtp.0..=pbx.rtp.1).contains(&p);
     packets
         .iter()
@@ -90,11 +90,11 @@ fn relayed_to(pbx: &Pbx, packets: &[Datagram], port: u16, pt: u8) -> usize {
 /// Lets a SIPp caller get past its ACK to the step where it waits for the PBX's BYE: the CTI
 /// reports the answer when the PBX sends the 200, and a BYE that overtakes SIPp's own ACK step
 /// aborts its call as "unexpected".
-fn settle() {
+pub(crate) fn settle() {
     std::thread::sleep(Duration::from_millis(800));
 }
 
-fn wait_ok(name: &str, child: centralino_e2e::SippChild) {
+pub(crate) fn wait_ok(name: &str, child: centralino_e2e::SippChild) {
     let (ok, out) = child.wait(Duration::from_secs(30));
     assert!(ok, "{name}: {out}");
 }

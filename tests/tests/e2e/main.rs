@@ -24,6 +24,7 @@ mod rest_postgres;
 mod rest_schemathesis;
 mod rest_tenants;
 mod rest_util;
+mod services;
 mod softphone;
 mod softphone_baresip;
 mod softphone_transfer;

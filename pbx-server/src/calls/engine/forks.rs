@@ -220,6 +220,7 @@ impl Engine {
                 let answered_by = l.ext.clone();
                 let pickup = l.pickup;
                 let queued = call.queue.is_some();
+                let grouped = call.group.is_some();
                 call.winner = Some(leg);
                 call.phase = Phase::Connected;
                 call.ring_deadline = None;
@@ -247,6 +248,9 @@ impl Engine {
                 if queued {
                     self.queue_answered(now, id, &answered_by);
                 }
+                if grouped {
+                    self.group_answered(id, &answered_by);
+                }
                 self.answer_upstream(ep, now, id, &resp.body);
                 if let Some(call) = self.calls.get_mut(&id) {
                     cdr::answer(&mut call.cdr, &answered_by, now.wall_ms);
@@ -266,6 +270,12 @@ impl Engine {
                     // An agent refused: the call center decides (others ring on, or retry).
                     if was_pending {
                         self.queue_leg_failed(ep, now, id, leg);
+                    }
+                    return;
+                }
+                if call.group.is_some() && call.phase == Phase::Routing {
+                    if was_pending {
+                        self.group_leg_failed(ep, dir, now, id);
                     }
                     return;
                 }

@@ -195,6 +195,7 @@ impl Engine {
                 queue: None,
                 queue_row: None,
                 hangup_at: None,
+                group: None,
             },
         );
         id

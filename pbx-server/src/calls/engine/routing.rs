@@ -69,6 +69,10 @@ impl Engine {
                 self.enter_queue(ep, dir, now, id, &target);
                 return;
             }
+            if self.is_group(&target) {
+                self.enter_group(ep, dir, now, id, &target);
+                return;
+            }
             let Some(ext) = dir.extension(&target).cloned() else {
                 self.fail_call(ep, now, id, status::FAILED, cause::FAILED, 404, "Not Found");
                 return;
@@ -249,6 +253,10 @@ impl Engine {
             return;
         };
         call.ring_deadline = None;
+        if call.group.is_some() {
+            self.group_tier_failed(ep, dir, now, id);
+            return;
+        }
         if call.phase == Phase::Originating {
             // Click-to-call: the requester's own devices did not answer.
             self.cancel_forks(ep, now, id);
