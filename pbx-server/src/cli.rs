@@ -85,6 +85,22 @@ pub enum Command {
         /// The new code.
         code: String,
     },
+    /// Create or change a queue.
+    SetQueue {
+        /// Queue number.
+        number: String,
+        /// `field=value` pairs.
+        settings: Vec<String>,
+    },
+    /// Make an extension a configured member of a queue (or change its penalty), or remove it.
+    SetQueueMember {
+        /// Queue number.
+        queue: String,
+        /// Extension number.
+        extension: String,
+        /// Lower rings first; `None` removes the member.
+        penalty: Option<i64>,
+    },
 }
 
 fn url(data_dir: &std::path::Path, database_url: &Option<String>) -> String {
@@ -271,6 +287,29 @@ pub async fn dispatch(
                 .set_feature_code(&service, &code)
                 .await
                 .with_context(|| format!("setting the code of {service}"))?;
+            Ok(())
+        }
+        Command::SetQueue { number, settings } => {
+            let store = open(&data_dir, &database_url).await?;
+            for (k, v) in field_values(&settings)? {
+                store
+                    .set_queue_field(&number, k, v.unwrap_or_default())
+                    .await
+                    .with_context(|| format!("setting {k} on queue {number}"))?;
+            }
+            Ok(())
+        }
+        Command::SetQueueMember {
+            queue,
+            extension,
+            penalty,
+        } => {
+            let store = open(&data_dir, &database_url).await?;
+            match penalty {
+                Some(p) => store.set_queue_member(&queue, &extension, p).await,
+                None => store.remove_queue_member(&queue, &extension).await,
+            }
+            .with_context(|| format!("member {extension} of queue {queue}"))?;
             Ok(())
         }
     }

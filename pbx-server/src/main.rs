@@ -162,6 +162,30 @@ enum Cmd {
         /// The new code.
         code: String,
     },
+    /// Create or change a queue of the default tenant (`strategy=leastrecent`,
+    /// `ring_timeout_s=15`, `retry_s=5`, `wrapup_s=20`, `max_wait_s=120`, `max_callers=0`,
+    /// `autopause=1`, `overflow=extension:202`, `join_empty=paused,unavailable`, ...); the
+    /// running PBX reads queues at start.
+    SetQueue {
+        /// Queue number.
+        number: String,
+        /// `field=value` pairs.
+        settings: Vec<String>,
+    },
+    /// Make an extension a configured member of a queue with a penalty (appended to the ring
+    /// order when new), or remove it with `--remove`.
+    SetQueueMember {
+        /// Queue number.
+        queue: String,
+        /// Extension number.
+        extension: String,
+        /// Lower rings first.
+        #[arg(default_value_t = 0)]
+        penalty: i64,
+        /// Remove the member instead.
+        #[arg(long)]
+        remove: bool,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -252,6 +276,17 @@ impl From<Cmd> for pbx_server::cli::Command {
                 ring_s,
             },
             Cmd::SetFeatureCode { service, code } => Command::SetFeatureCode { service, code },
+            Cmd::SetQueue { number, settings } => Command::SetQueue { number, settings },
+            Cmd::SetQueueMember {
+                queue,
+                extension,
+                penalty,
+                remove,
+            } => Command::SetQueueMember {
+                queue,
+                extension,
+                penalty: (!remove).then_some(penalty),
+            },
             Cmd::SetPassword { username, domain } => Command::SetPassword { username, domain },
             Cmd::SetUser { username, settings } => Command::SetUser { username, settings },
             Cmd::SetAccount { username, settings } => Command::SetAccount { username, settings },
