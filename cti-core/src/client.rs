@@ -86,6 +86,72 @@ impl Client {
         rx.await.map_err(|_| CommandError::ConnectionLost)?
     }
 
+    /// Call-center agent: joins `queue` as a dynamic member (lower `penalty` rings first, 0
+    /// when `None`). `extension` is the agent, the user's own when `None` (another one needs
+    /// the supervisor permission). The change arrives as `agent`/`queue` updates.
+    pub async fn queue_login(
+        &self,
+        queue: &str,
+        extension: Option<&str>,
+        penalty: Option<u32>,
+    ) -> Result<(), CommandError> {
+        self.command(Command::QueueLogin {
+            queue: queue.to_string(),
+            extension: extension.map(str::to_string),
+            penalty,
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Call-center agent: leaves `queue` (dynamic members only); `extension` as for
+    /// [`Client::queue_login`].
+    pub async fn queue_logout(
+        &self,
+        queue: &str,
+        extension: Option<&str>,
+    ) -> Result<(), CommandError> {
+        self.command(Command::QueueLogout {
+            queue: queue.to_string(),
+            extension: extension.map(str::to_string),
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Call-center agent: pauses in `queue`, or in every queue of the agent when `None`, with
+    /// an optional `reason` (at most 64 characters); `extension` as for
+    /// [`Client::queue_login`].
+    pub async fn queue_pause(
+        &self,
+        queue: Option<&str>,
+        extension: Option<&str>,
+        reason: Option<&str>,
+    ) -> Result<(), CommandError> {
+        self.command(Command::QueuePause {
+            queue: queue.map(str::to_string),
+            extension: extension.map(str::to_string),
+            reason: reason.map(str::to_string),
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Call-center agent: ends the pause in `queue`, or in every queue when `None`;
+    /// `extension` as for [`Client::queue_login`].
+    pub async fn queue_resume(
+        &self,
+        queue: Option<&str>,
+        extension: Option<&str>,
+    ) -> Result<(), CommandError> {
+        self.command(Command::QueueResume {
+            queue: queue.map(str::to_string),
+            extension: extension.map(str::to_string),
+        })
+        .await
+        .map(|_| ())
+    }
+
     /// A copy of the live state.
     pub fn state(&self) -> LiveState {
         self.state.read().map(|s| s.clone()).unwrap_or_default()

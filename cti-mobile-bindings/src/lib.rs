@@ -84,6 +84,21 @@ pub struct ExtensionLamp {
     pub dnd: bool,
 }
 
+/// The user's own membership of one queue (call-center agent).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AgentQueue {
+    /// Queue number.
+    pub queue: String,
+    /// `free`, `ringing`, `talking`, `wrapup`, `paused` or `unavailable`.
+    pub state: String,
+    /// Whether the agent is paused in this queue.
+    pub paused: bool,
+    /// The pause's reason, if any.
+    pub pause_reason: Option<String>,
+    /// Joined by log-in (may log out) rather than configured.
+    pub dynamic: bool,
+}
+
 /// Receives changes on a client thread; keep the work short.
 #[uniffi::export(with_foreign)]
 pub trait CtiListener: Send + Sync {
@@ -210,6 +225,56 @@ impl CtiSession {
             })
             .await?;
         Ok(())
+    }
+
+    /// The user's own queues as an agent (empty when not an agent).
+    pub fn agent_queues(&self) -> Vec<AgentQueue> {
+        let s = self.client.state();
+        let own = s.user.as_ref().and_then(|u| u.extension.clone());
+        own.and_then(|e| s.agents.get(&e).cloned())
+            .map(|a| {
+                a.queues
+                    .into_iter()
+                    .map(|q| AgentQueue {
+                        queue: q.queue,
+                        state: serde_json::to_value(q.state)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default(),
+                        paused: q.paused.is_some(),
+                        pause_reason: q.paused.and_then(|p| p.reason),
+                        dynamic: q.dynamic,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Joins `queue` as a dynamic member (`penalty`: lower rings first, 0 when absent).
+    pub async fn queue_login(&self, queue: String, penalty: Option<u32>) -> Result<(), CtiError> {
+        Ok(self.client.queue_login(&queue, None, penalty).await?)
+    }
+
+    /// Leaves `queue` (dynamic members only).
+    pub async fn queue_logout(&self, queue: String) -> Result<(), CtiError> {
+        Ok(self.client.queue_logout(&queue, None).await?)
+    }
+
+    /// Pauses in `queue`, or in every queue when absent, with an optional reason.
+    pub async fn queue_pause(
+        &self,
+        queue: Option<String>,
+        reason: Option<String>,
+    ) -> Result<(), CtiError> {
+        Ok(self
+            .client
+            .queue_pause(queue.as_deref(), None, reason.as_deref())
+            .await?)
+    }
+
+    /// Ends the pause in `queue`, or in every queue when absent.
+    pub async fn queue_resume(&self, queue: Option<String>) -> Result<(), CtiError> {
+        Ok(self.client.queue_resume(queue.as_deref(), None).await?)
     }
 
     /// Hook for push notifications: the app hands over its FCM/APNs token. Kept here until

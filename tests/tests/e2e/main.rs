@@ -14,6 +14,7 @@ mod cti;
 mod cti_core;
 mod malformed;
 mod postgres;
+mod queue_cti;
 mod queues;
 mod register;
 mod rest;
