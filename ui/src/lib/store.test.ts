@@ -1,7 +1,30 @@
 import { describe, expect, it } from 'vitest';
-import { PROTOCOL_VERSION, type Event, type HistoryEntry, type ServerMsg, type Snapshot } from '../protocol/cti';
+import {
+  PROTOCOL_VERSION,
+  type AgentStatus,
+  type Event,
+  type HistoryEntry,
+  type QueueStatus,
+  type ServerMsg,
+  type Snapshot,
+} from '../protocol/cti';
 import { example, exampleNames } from '../test/doc-examples';
-import { CtiStore, HISTORY_MAX, missedHistory, myCalls, otherParty } from './store';
+import {
+  CtiStore,
+  HISTORY_MAX,
+  agentList,
+  agentPauseMs,
+  membersOf,
+  missedHistory,
+  myAgent,
+  myCalls,
+  oldestWaitMs,
+  otherParty,
+  queueList,
+  queuePauseMs,
+  runningPause,
+  serviceLevelPct,
+} from './store';
 
 type EventFrame = Extract<ServerMsg, { type: 'event' }>;
 
@@ -21,7 +44,7 @@ function loaded(): CtiStore {
 
 describe('the doc examples', () => {
   it('are all there', () => {
-    for (const name of ['snapshot', 'event_lamp', 'event_call', 'event_history', 'resumed']) {
+    for (const name of ['snapshot', 'event_lamp', 'event_call', 'event_history', 'event_queue', 'event_agent', 'resumed']) {
       expect(exampleNames()).toContain(name);
     }
   });
@@ -112,7 +135,11 @@ describe('events', () => {
     expect(v.calls).toEqual({});
     apply('event_history');
     expect(v.history.map((h) => h.id)).toEqual(['1718000200.45', '1717990000.7']);
-    expect(v.lastSeq).toBe(4719);
+    apply('event_queue');
+    expect(v.queues['600']).toMatchObject({ name: 'Sales', waiting: 2, oldest_since_ms: 1718000300000 });
+    apply('event_agent');
+    expect(v.agents['202']?.queues[0]?.paused).toEqual({ reason: 'lunch', since_ms: 1718000400000 });
+    expect(v.lastSeq).toBe(4721);
   });
 
   it('may hide the peer', () => {
@@ -206,5 +233,113 @@ describe('my calls', () => {
     const calls = myCalls(v);
     expect(calls).toHaveLength(1);
     expect(otherParty(v, calls[0]!).number).toBe('0612345xxx');
+  });
+});
+
+describe('call center', () => {
+  const queueEv = () => (ev('event_queue').event as Extract<Event, { kind: 'queue' }>).queue;
+  const agentEv = () => (ev('event_agent').event as Extract<Event, { kind: 'agent' }>).agent;
+  /** The doc's snapshot as a supervisor sees it: the call-center part holds the queue and
+   *  agent in the forms of the doc's `queue` and `agent` events, as the reference says. */
+  function supervisorSnapshot(): Snapshot {
+    const s = snapshot();
+    s.user.permissions.supervisor = true;
+    const free: AgentStatus = {
+      ...agentEv(),
+      extension: '203',
+      name: 'Marco Verdi',
+      state: 'free',
+      queues: [{ ...agentEv().queues[0]!, state: 'free', paused: null, calls_taken: 2, pause_ms: 0 }],
+      calls_taken: 2,
+      pause_ms: 0,
+    };
+    s.call_center = { queues: [queueEv()], agents: [free, agentEv()] };
+    return s;
+  }
+
+  it('a snapshot without it (not an agent, not a supervisor) has none', () => {
+    const v = loaded().view;
+    expect(v.callCenter).toBe(false);
+    expect(v.queues).toEqual({});
+    expect(v.agents).toEqual({});
+    expect(myAgent(v)).toBeNull();
+  });
+
+  it('a supervisor snapshot gives queues and agents, a later snapshot replaces them', () => {
+    const s = new CtiStore();
+    s.applySnapshot(supervisorSnapshot());
+    const v = s.view;
+    expect(v.callCenter).toBe(true);
+    expect(queueList(v).map((q) => q.number)).toEqual(['600']);
+    expect(agentList(v).map((a) => a.extension)).toEqual(['202', '203']);
+    // Members of the queue, free ones first.
+    expect(membersOf(v, '600').map((m) => [m.agent.extension, m.membership.state])).toEqual([
+      ['203', 'free'],
+      ['202', 'paused'],
+    ]);
+    expect(membersOf(v, '601')).toEqual([]);
+    s.applySnapshot(snapshot());
+    expect(v.callCenter).toBe(false);
+    expect(v.queues).toEqual({});
+    expect(v.agents).toEqual({});
+  });
+
+  it('an agent snapshot has the own record only', () => {
+    const s = new CtiStore();
+    const snap = snapshot();
+    snap.user.extension = '202';
+    snap.call_center = { queues: [], agents: [agentEv()] };
+    s.applySnapshot(snap);
+    expect(s.view.callCenter).toBe(true);
+    expect(myAgent(s.view)?.queues.map((q) => q.queue)).toEqual(['600']);
+  });
+
+  it('queue events replace the queue; agent events replace the agent, or remove one with no queue', () => {
+    const s = new CtiStore();
+    s.applySnapshot(supervisorSnapshot());
+    const q: QueueStatus = { ...queueEv(), waiting: 0, oldest_since_ms: null };
+    s.applyEvent(4800, { kind: 'queue', queue: q });
+    expect(s.view.queues['600']?.waiting).toBe(0);
+    s.applyEvent(4801, { kind: 'queue', queue: { ...queueEv(), number: '601', name: 'Support' } });
+    expect(queueList(s.view).map((x) => x.name)).toEqual(['Sales', 'Support']);
+    const resumed: AgentStatus = {
+      ...agentEv(),
+      state: 'free',
+      queues: [{ ...agentEv().queues[0]!, state: 'free', paused: null }],
+    };
+    s.applyEvent(4802, { kind: 'agent', agent: resumed });
+    expect(runningPause(s.view.agents['202']!)).toBeNull();
+    s.applyEvent(4803, { kind: 'agent', agent: { ...resumed, queues: [] } });
+    expect(s.view.agents['202']).toBeUndefined();
+    expect(agentList(s.view).map((a) => a.extension)).toEqual(['203']);
+    // A dynamic log-in of a new agent adds it.
+    s.applyEvent(4804, { kind: 'agent', agent: { ...resumed, extension: '205' } });
+    expect(agentList(s.view).map((a) => a.extension)).toEqual(['203', '205']);
+  });
+
+  it('an agent with no call-center part gains its record when it logs in', () => {
+    const s = loaded();
+    s.applyEvent(4800, { kind: 'agent', agent: { ...agentEv(), extension: '201' } });
+    expect(myAgent(s.view)?.extension).toBe('201');
+  });
+
+  it('ages and pause times count on from the event timestamps', () => {
+    const q = queueEv();
+    expect(oldestWaitMs(q, 1718000300000 + 42_000)).toBe(42_000);
+    expect(oldestWaitMs(q, 1718000300000 - 5)).toBe(0); // a clock behind the server's
+    expect(oldestWaitMs({ ...q, waiting: 0, oldest_since_ms: null }, 1718000400000)).toBeNull();
+    const a = agentEv();
+    const m = a.queues[0]!;
+    // 540 s of ended pauses, plus the lunch running for 60 s.
+    expect(queuePauseMs(m, 1718000400000 + 60_000)).toBe(600_000);
+    expect(agentPauseMs(a, 1718000400000 + 60_000)).toBe(600_000);
+    expect(queuePauseMs({ ...m, paused: null }, 1718000400000 + 60_000)).toBe(540_000);
+    expect(runningPause(a)).toEqual({ reason: 'lunch', since_ms: 1718000400000 });
+  });
+
+  it('service level is the share of answered calls answered within it', () => {
+    const q = queueEv();
+    expect(serviceLevelPct(q)).toBe(82); // 9 of 11
+    expect(serviceLevelPct({ ...q, stats: { ...q.stats, answered: 0, answered_in_sl: 0 } })).toBeNull();
   });
 });

@@ -7,10 +7,14 @@
 
 import {
   PROTOCOL_VERSION,
+  type AgentQueue,
+  type AgentState,
+  type AgentStatus,
   type CallInfo,
   type Event,
   type ExtensionState,
   type HistoryEntry,
+  type QueueStatus,
   type Services,
   type Snapshot,
   type UserInfo,
@@ -35,6 +39,13 @@ export interface CtiView {
   history: HistoryEntry[];
   /** Older missed calls fetched with `history {missed_only}` (merged into the missed view). */
   olderMissed: HistoryEntry[];
+  /** Whether the snapshot had a call-center part (supervisors, and agents of some queue).
+   *  An agent's own record may still come later, by an `agent` event, after a log-in. */
+  callCenter: boolean;
+  /** Queues by number (supervisors only; the protocol sends agents none). */
+  queues: Record<string, QueueStatus>;
+  /** Agents by extension: every agent for supervisors, the user's own record for an agent. */
+  agents: Record<string, AgentStatus>;
   /** `seq` of the snapshot or of the last event applied. */
   lastSeq: number | null;
 }
@@ -56,6 +67,9 @@ export function emptyView(): CtiView {
     calls: {},
     history: [],
     olderMissed: [],
+    callCenter: false,
+    queues: {},
+    agents: {},
     lastSeq: null,
   };
 }
@@ -104,6 +118,13 @@ export class CtiStore {
     v.calls = calls;
     v.history = mergeHistory(s.history, []);
     v.olderMissed = [];
+    const queues: Record<string, QueueStatus> = {};
+    const agents: Record<string, AgentStatus> = {};
+    for (const q of s.call_center?.queues ?? []) queues[q.number] = q;
+    for (const a of s.call_center?.agents ?? []) if (a.queues.length > 0) agents[a.extension] = a;
+    v.callCenter = s.call_center !== undefined && s.call_center !== null;
+    v.queues = queues;
+    v.agents = agents;
     v.lastSeq = s.seq;
     return { ok: true };
   }
@@ -159,6 +180,14 @@ export class CtiStore {
       case 'history':
         v.history = mergeHistory([ev.entry], v.history);
         break;
+      case 'queue':
+        v.queues[ev.queue.number] = ev.queue;
+        break;
+      case 'agent':
+        // An agent with no queue left has logged out of its last one.
+        if (ev.agent.queues.length === 0) delete v.agents[ev.agent.extension];
+        else v.agents[ev.agent.extension] = ev.agent;
+        break;
     }
     return { ok: true };
   }
@@ -204,4 +233,79 @@ export function missedHistory(v: CtiView): HistoryEntry[] {
     v.history.filter((e) => e.missed),
     v.olderMissed,
   );
+}
+
+// Call center.
+
+/** Queues in number order. */
+export function queueList(v: CtiView): QueueStatus[] {
+  return Object.values(v.queues).sort((a, b) => collator.compare(a.number, b.number));
+}
+
+/** Agents in extension order. */
+export function agentList(v: CtiView): AgentStatus[] {
+  return Object.values(v.agents).sort((a, b) => collator.compare(a.extension, b.extension));
+}
+
+/** The user's own agent record: the queues they are a member of. */
+export function myAgent(v: CtiView): AgentStatus | null {
+  const me = myExtension(v);
+  return (me !== null && v.agents[me]) || null;
+}
+
+/** A member of one queue: the agent and its membership there. */
+export interface Member {
+  agent: AgentStatus;
+  membership: AgentQueue;
+}
+
+/** Order in which the panels list agent states. */
+export const AGENT_STATES: readonly AgentState[] = ['free', 'ringing', 'talking', 'wrapup', 'paused', 'unavailable'];
+
+/** The members of queue `number`, by state (in `AGENT_STATES` order), then by extension. */
+export function membersOf(v: CtiView, number: string): Member[] {
+  const out: Member[] = [];
+  for (const agent of agentList(v)) {
+    const membership = agent.queues.find((q) => q.queue === number);
+    if (membership) out.push({ agent, membership });
+  }
+  const rank = (m: Member) => AGENT_STATES.indexOf(m.membership.state);
+  return out.sort((a, b) => rank(a) - rank(b));
+}
+
+/** How long the longest-waiting caller of `q` has waited at `now`; `null` when nobody waits.
+ *  Counted locally from the event's timestamp (the server sends no tick); a clock behind the
+ *  server's shows 0 rather than a negative age. */
+export function oldestWaitMs(q: QueueStatus, now: number): number | null {
+  if (q.waiting === 0 || q.oldest_since_ms === null) return null;
+  return Math.max(0, now - q.oldest_since_ms);
+}
+
+/** Time paused in one queue in the period at `now`: the pauses that ended plus the one in
+ *  progress. */
+export function queuePauseMs(m: AgentQueue, now: number): number {
+  return m.pause_ms + (m.paused ? Math.max(0, now - m.paused.since_ms) : 0);
+}
+
+/** An agent's time in pause at `now`: the largest of its queues' (as the protocol's
+ *  `pause_ms` is), counting pauses in progress. */
+export function agentPauseMs(a: AgentStatus, now: number): number {
+  return a.queues.reduce((max, m) => Math.max(max, queuePauseMs(m, now)), a.pause_ms);
+}
+
+/** The pause of an agent that is paused somewhere: the earliest running pause (its reason
+ *  and start), or `null`. */
+export function runningPause(a: AgentStatus): { reason: string | null; since_ms: number } | null {
+  let found: { reason: string | null; since_ms: number } | null = null;
+  for (const m of a.queues) {
+    if (m.paused && (!found || m.paused.since_ms < found.since_ms)) found = m.paused;
+  }
+  return found;
+}
+
+/** Service level of a queue's period: the share of answered calls answered within it, in
+ *  percent (whole), or `null` before any call was answered. */
+export function serviceLevelPct(q: QueueStatus): number | null {
+  const s = q.stats;
+  return s.answered === 0 ? null : Math.round((100 * s.answered_in_sl) / s.answered);
 }
