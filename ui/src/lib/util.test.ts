@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ExtensionState } from '../protocol/cti';
-import { Favourites, formatDuration, isMasked, matches, toDialString } from './util';
+import { Favourites, formatClock, formatDuration, isMasked, isStartOfToday, matches, toDialString } from './util';
 
 describe('dial strings', () => {
   it.each([
@@ -75,5 +75,22 @@ describe('favourites', () => {
     expect([...new Favourites('y', s).numbers]).toEqual(['201']);
     const none = new Favourites('z', null);
     expect(none.toggle('201').has('201')).toBe(true);
+  });
+});
+
+describe('clock times', () => {
+  const at = (h: number, m: number, day = 15) => new Date(2026, 5, day, h, m).getTime();
+
+  it('are the time of day today, with the date on other days', () => {
+    expect(formatClock(at(9, 5), 'it', at(17, 0))).toBe('09:05');
+    const other = formatClock(at(9, 5, 14), 'en', at(17, 0));
+    expect(other).toContain('14');
+    expect(other).toContain('Jun');
+  });
+
+  it('know the start of today', () => {
+    expect(isStartOfToday(at(0, 0), at(17, 0))).toBe(true);
+    expect(isStartOfToday(at(0, 0, 14), at(17, 0))).toBe(false);
+    expect(isStartOfToday(at(0, 1), at(17, 0))).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 // Small pure helpers of the views: dial strings, durations, favourites, search.
 
 import type { ExtensionState, Party } from '../protocol/cti';
+import type { Key } from './i18n';
 
 /**
  * A number as people type or paste it (`+39 06 1234-567`, `(02) 555.12`) reduced to a dial
@@ -84,3 +85,35 @@ export class Favourites {
     return next;
   }
 }
+
+/** Time of day of `ms` ("14:05"), with the date when it is not the day of `now`. */
+export function formatClock(ms: number, lang: string, now: number = Date.now()): string {
+  const d = new Date(ms);
+  const sameDay = new Date(now).toDateString() === d.toDateString();
+  return new Intl.DateTimeFormat(lang, {
+    hour: '2-digit',
+    minute: '2-digit',
+    ...(sameDay ? {} : { day: 'numeric', month: 'short' }),
+  }).format(d);
+}
+
+/** Whether `ms` is the start of the local day of `now` (a statistics period of "today"). */
+export function isStartOfToday(ms: number, now: number = Date.now()): boolean {
+  const midnight = new Date(now);
+  midnight.setHours(0, 0, 0, 0);
+  return midnight.getTime() === ms;
+}
+
+/** The reason of a pause as people read it: the PBX's `autopause` (an agent who did not
+ *  answer) in words, no reason said so. */
+export function pauseReasonText(reason: string | null, t: (k: Key) => string): string {
+  if (reason === null || reason.trim() === '') return t('queues.no_reason');
+  if (reason === 'autopause') return t('queues.autopause');
+  return reason;
+}
+
+/** Preset reasons offered for a pause (any text up to 64 characters is allowed). */
+export const PAUSE_REASONS = ['lunch', 'break', 'meeting', 'backoffice'] as const;
+
+/** Longest pause reason the protocol takes. */
+export const PAUSE_REASON_MAX = 64;
