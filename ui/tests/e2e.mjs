@@ -1,40 +1,11 @@
 // Browser end-to-end run of WebCTI, driven by tests/tests/e2e/ui.rs, which starts pbx-server
 // (serving ui/dist) and the SIPp phones. Debian's Chromium through playwright-core.
 //
-// Talks to the Rust test over stdio, one line each:
-//   we print  `STEP <name>`  and wait for `GO` on stdin (the test does the SIP side),
-//             `FIGURE <name>=<value>` for measured figures, `LOG <text>`, `PASS` at the end.
-// Environment: UI_URL (the page), ARTIFACTS (folder for screenshots), CHROMIUM (binary).
+// Talks to the Rust test over stdio (STEP/GO, FIGURE, LOG, PASS: see e2e-lib.mjs).
 // Any failure exits non-zero with the reason on stderr and a screenshot `failure.png`.
 
-import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-
-const UI_URL = process.env.UI_URL;
-const ARTIFACTS = process.env.ARTIFACTS ?? 'e2e-artifacts';
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-/** One wait for the UI to show something. */
-const WAIT_MS = 20_000;
-
-if (!UI_URL) {
-  console.error('UI_URL is not set');
-  process.exit(2);
-}
-mkdirSync(ARTIFACTS, { recursive: true });
-
-const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-
-/** Tells the Rust side where we are and waits until it has done its part. */
-async function step(name) {
-  console.log(`STEP ${name}`);
-  const { value, done } = await lines.next();
-  if (done || value.trim() !== 'GO') throw new Error(`after STEP ${name}: expected GO, got ${value}`);
-}
-
-const log = (s) => console.log(`LOG ${s}`);
+import { UI_URL, WAIT_MS, check, figure, launch, log, run, screenshot, signIn as signInOn, step } from './e2e-lib.mjs';
 
 /** A loopback port nobody listens on (it was free a moment ago). */
 async function closedPort() {
@@ -45,10 +16,6 @@ async function closedPort() {
   return port;
 }
 
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-}
-
 /** Whether `seq` holds `want` in order (other states may come between). */
 function inOrder(seq, want) {
   let i = 0;
@@ -56,27 +23,11 @@ function inOrder(seq, want) {
   return i === want.length;
 }
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  // The machine's network is closed: no background traffic, no component downloads.
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launch();
 const pageErrors = [];
 let page;
 
-async function shot(name) {
-  await page.screenshot({ path: join(ARTIFACTS, name), fullPage: true });
-  log(`screenshot ${name}`);
-}
+const shot = (name) => screenshot(page, name);
 
 const row = (n) => page.locator(`[data-testid=directory] li[data-number="${n}"]`);
 
@@ -112,18 +63,14 @@ async function recordLamps() {
 
 const lampLog = () => page.evaluate(() => /** @type {any} */ (window).__lamps);
 
-async function signIn(user, password) {
-  await page.fill('input[name=user]', user);
-  await page.fill('input[name=password]', password);
-  await page.click('[data-testid=login] button[type=submit]');
-}
+const signIn = (user, password) => signInOn(page, user, password);
 
 async function expectLoginError(code) {
   await page.waitForSelector(`[data-testid=login-error][data-code="${code}"]`, { timeout: WAIT_MS });
   return page.textContent('[data-testid=login-error]');
 }
 
-try {
+await run(browser, () => page, async () => {
   const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 860 } });
   page = await context.newPage();
   page.on('pageerror', (e) => pageErrors.push(String(e)));
@@ -247,21 +194,4 @@ try {
   check((await row('201').textContent()).includes('Libero'), 'Italian lamp text');
   await shot('09-italiano.png');
   check(pageErrors.length === 0, `no page errors: ${pageErrors.join('; ')}`);
-
-  console.log('PASS');
-  await browser.close();
-  process.exit(0);
-} catch (e) {
-  console.error(`FAIL: ${e?.stack ?? e}`);
-  try {
-    await page?.screenshot({ path: join(ARTIFACTS, 'failure.png'), fullPage: true });
-  } catch {
-    // the page may be gone
-  }
-  await browser.close();
-  process.exit(1);
-}
-
-function figure(name, value) {
-  console.log(`FIGURE ${name}=${value}`);
-}
+});

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 pub(crate) const WAIT: Duration = Duration::from_secs(15);
 
+/// A SIPp caller `from` -> `to` (auth as `from`), one call, on free ports.
 pub(crate) fn caller(pbx: &Pbx, scenario: &str, from: &str, to: &str) -> Sipp {
     Sipp::new(scenario, pbx.sip).args(&[
         "-p",

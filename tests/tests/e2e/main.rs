@@ -31,3 +31,5 @@ mod softphone;
 mod softphone_baresip;
 mod softphone_transfer;
 mod ui;
+mod ui_callcenter;
+mod ui_run;

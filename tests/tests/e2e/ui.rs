@@ -1,4 +1,5 @@
-//! WebCTI in a real browser (issue 6, acceptance 1 and 2 without the supervisor panel):
+//! WebCTI in a real browser (issue 6, acceptance 1 and 2; the supervisor panel is in
+//! `ui_callcenter.rs`):
 //! pbx-server serves the built UI (`ui/dist`), SIPp phones make and take the calls, and
 //! `ui/tests/e2e.mjs` drives Debian's Chromium through playwright-core. The two talk over the
 //! script's stdio: it prints `STEP <name>` and waits for `GO` while this test does the SIP
@@ -7,28 +8,14 @@
 //!
 //! Needs `npm ci && npm run build` in `ui/` and `/usr/bin/chromium` (scripts/test.sh does both).
 
+use crate::ui_run::{built_ui_and_chromium, run_browser};
 use centralino_e2e::{free_media_port, free_udp_port, register, uas, Pbx, Sipp, SippChild};
-use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The whole browser run; a hung step fails the test rather than the suite.
 const RUN_LIMIT: Duration = Duration::from_secs(240);
 const SIPP_LIMIT: Duration = Duration::from_secs(30);
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn artifacts() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"));
-    target.join("ui-artifacts")
-}
 
 /// A free TCP port below the ephemeral range (32768 up), so that no server another test starts
 /// on port 0 can take it while ours is down for its restart.
@@ -72,17 +59,7 @@ fn finished_ok(what: &str, sipp: SippChild) {
 
 #[test]
 fn webcti_in_chromium_follows_sipp_calls_clicks_to_call_and_survives_a_server_restart() {
-    let ui = workspace().join("ui");
-    let dist = ui.join("dist");
-    assert!(
-        dist.join("index.html").is_file() && ui.join("node_modules/playwright-core").is_dir(),
-        "the web UI is not built: run `npm ci && npm run build` in ui/ (scripts/test.sh does)"
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        std::path::Path::new(&chromium).exists(),
-        "{chromium} missing: apt-get install chromium"
-    );
+    let (dist, chromium) = built_ui_and_chromium();
 
     // The HTTP port is pinned so the restarted server is where the page expects it.
     let http_port = pinned_tcp_port().to_string();
@@ -109,63 +86,9 @@ fn webcti_in_chromium_follows_sipp_calls_clicks_to_call_and_survives_a_server_re
     register(&pbx, "201", p201);
     register(&pbx, "202", p202);
 
-    let out_dir = artifacts();
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let mut node = Command::new("node")
-        .arg("tests/e2e.mjs")
-        .current_dir(&ui)
-        .env("UI_URL", &url)
-        .env("ARTIFACTS", &out_dir)
-        .env("CHROMIUM", &chromium)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node is installed");
-    let mut to_node = node.stdin.take().unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
-    let stdout = node.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let stderr = node.stderr.take().unwrap();
-    let errors = std::thread::spawn(move || {
-        let mut s = String::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            s.push_str(&line);
-            s.push('\n');
-        }
-        s
-    });
-
-    let start = Instant::now();
     let mut caller: Option<SippChild> = None;
     let mut callee: Option<SippChild> = None;
-    let mut passed = false;
-    let mut figures = Vec::new();
-    loop {
-        let left = RUN_LIMIT.saturating_sub(start.elapsed());
-        let line = match rx.recv_timeout(left) {
-            Ok(l) => l,
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                let _ = node.kill();
-                break;
-            }
-        };
-        println!("browser: {line}");
-        let Some(step) = line.strip_prefix("STEP ") else {
-            if let Some(f) = line.strip_prefix("FIGURE ") {
-                figures.push(f.to_string());
-            }
-            passed |= line == "PASS";
-            continue;
-        };
+    let run = run_browser("tests/e2e.mjs", &url, &chromium, &[], RUN_LIMIT, |step| {
         match step {
             "call" | "call2" => {
                 callee = Some(uas(&pbx, "uas_answer.xml", p202, free_media_port(), 1));
@@ -190,21 +113,18 @@ fn webcti_in_chromium_follows_sipp_calls_clicks_to_call_and_survives_a_server_re
             }
             other => panic!("unknown step {other}"),
         }
-        writeln!(to_node, "GO").unwrap();
-    }
+    });
     if let Some(c) = caller.take() {
         finished_ok("second caller 201", c);
     }
     if let Some(c) = callee.take() {
         finished_ok("second callee 202", c);
     }
-    let status = node.wait().unwrap();
-    let stderr = errors.join().unwrap_or_default();
-    println!("figures: {}", figures.join(", "));
-    println!("screenshots: {}", out_dir.display());
     assert!(
-        passed && status.success(),
-        "browser run failed ({status}):\n{stderr}\nserver log:\n{}",
+        run.ok(),
+        "browser run failed ({}):\n{}\nserver log:\n{}",
+        run.status,
+        run.stderr,
         pbx.log()
     );
 }

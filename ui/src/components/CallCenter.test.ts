@@ -256,6 +256,7 @@ describe('the supervisor panel', () => {
 
     const form = $('[data-testid=add-member]') as HTMLFormElement;
     const [queueSel, extSel] = [...form.querySelectorAll('select')] as HTMLSelectElement[];
+    expect(queueSel!.value).toBe('600'); // the first queue until another is chosen
     queueSel!.value = '601';
     queueSel!.dispatchEvent(new Event('change'));
     extSel!.value = '201';
