@@ -290,4 +290,51 @@ describe('the supervisor panel', () => {
     expect($('[data-testid=wallboard]')).toBeNull();
     expect($('[data-testid=supervisor]')).not.toBeNull();
   });
+
+  it('lists a big queue\'s members and a many-queue agent\'s queues on demand', () => {
+    const m = agentDoc().queues[0]!;
+    const snap = snapshot('supervisor') as Extract<ServerMsg, { type: 'snapshot' }>;
+    // 13 agents in 600; 2100 is also in 601-609 (10 queues).
+    const many = Array.from({ length: 13 }, (_, i): AgentStatus => ({
+      ...agent203(),
+      extension: String(2100 + i),
+      name: `Agent ${i}`,
+      queues: [{ ...m, state: 'free', paused: null }],
+    }));
+    many[0]!.queues = Array.from({ length: 10 }, (_, i) => ({
+      ...m,
+      queue: String(600 + i),
+      state: i < 3 ? 'paused' : 'free',
+      paused: i < 3 ? { reason: null, since_ms: 1 } : null,
+    }));
+    snap.call_center = { queues: [queueDoc()], agents: many };
+    app = new AppState({ lang: 'en', makeTransport: () => transport });
+    component = mount(App, { target: document.body, props: { app } });
+    flushSync();
+    const form = $('[data-testid=login]') as HTMLFormElement;
+    type(form.querySelector('input[name=user]') as HTMLInputElement, 'anna');
+    type(form.querySelector('input[name=password]') as HTMLInputElement, 's3cret');
+    form.requestSubmit();
+    transport.last.open();
+    transport.last.deliver(snap);
+    flushSync();
+    tab('supervisor');
+    const card = $('[data-testid=queue-card][data-queue="600"]')!;
+    expect(card.querySelectorAll('[data-member]')).toHaveLength(0);
+    buttonIn(card, 'Show the 13 members').click();
+    flushSync();
+    expect(card.querySelectorAll('[data-member]')).toHaveLength(13);
+    buttonIn(card, 'Hide the 13 members').click();
+    flushSync();
+    expect(card.querySelectorAll('[data-member]')).toHaveLength(0);
+
+    const row = $('[data-testid=agent-grid] tr[data-agent="2100"]')!;
+    expect(row.querySelectorAll('li.chip')).toHaveLength(0);
+    expect(row.querySelector('.summary')!.textContent!.replace(/\s+/g, ' ').trim()).toBe('Free 7 Paused 3');
+    buttonIn(row, '10 queues').click();
+    flushSync();
+    expect(row.querySelectorAll('li.chip')).toHaveLength(10);
+    // An agent in few queues shows them at once.
+    expect($('[data-testid=agent-grid] tr[data-agent="2101"] li.chip')).not.toBeNull();
+  });
 });

@@ -312,9 +312,20 @@ describe('call center', () => {
     s.applyEvent(4803, { kind: 'agent', agent: { ...resumed, queues: [] } });
     expect(s.view.agents['202']).toBeUndefined();
     expect(agentList(s.view).map((a) => a.extension)).toEqual(['203']);
+    expect(membersOf(s.view, '600').map((m) => m.agent.extension)).toEqual(['203']);
     // A dynamic log-in of a new agent adds it.
     s.applyEvent(4804, { kind: 'agent', agent: { ...resumed, extension: '205' } });
     expect(agentList(s.view).map((a) => a.extension)).toEqual(['203', '205']);
+    expect(membersOf(s.view, '600').map((m) => m.agent.extension)).toEqual(['203', '205']);
+    // 203 moves from 600 to 601 and 602: the member lists follow, in number order.
+    const m203 = s.view.agents['203']!.queues[0]!;
+    s.applyEvent(4805, {
+      kind: 'agent',
+      agent: { ...s.view.agents['203']!, queues: [{ ...m203, queue: '601' }, { ...m203, queue: '602' }] },
+    });
+    expect(s.view.queueMembers).toEqual({ '600': ['205'], '601': ['203'], '602': ['203'] });
+    s.applyEvent(4806, { kind: 'agent', agent: { ...resumed, extension: '2000', queues: [{ ...m203, queue: '601' }] } });
+    expect(s.view.queueMembers['601']).toEqual(['203', '2000']);
   });
 
   it('an agent with no call-center part gains its record when it logs in', () => {

@@ -46,6 +46,10 @@ export interface CtiView {
   queues: Record<string, QueueStatus>;
   /** Agents by extension: every agent for supervisors, the user's own record for an agent. */
   agents: Record<string, AgentStatus>;
+  /** Extensions of each queue's members, in number order, by queue number: kept apart from
+   *  `agents` so a queue's view depends on its own members only, and changes only when the
+   *  membership does (not on every state change). */
+  queueMembers: Record<string, string[]>;
   /** `seq` of the snapshot or of the last event applied. */
   lastSeq: number | null;
 }
@@ -70,6 +74,7 @@ export function emptyView(): CtiView {
     callCenter: false,
     queues: {},
     agents: {},
+    queueMembers: {},
     lastSeq: null,
   };
 }
@@ -121,10 +126,17 @@ export class CtiStore {
     const queues: Record<string, QueueStatus> = {};
     const agents: Record<string, AgentStatus> = {};
     for (const q of s.call_center?.queues ?? []) queues[q.number] = q;
-    for (const a of s.call_center?.agents ?? []) if (a.queues.length > 0) agents[a.extension] = a;
+    const queueMembers: Record<string, string[]> = {};
+    for (const a of s.call_center?.agents ?? []) {
+      if (a.queues.length === 0) continue;
+      agents[a.extension] = a;
+      for (const m of a.queues) (queueMembers[m.queue] ??= []).push(a.extension);
+    }
+    for (const list of Object.values(queueMembers)) list.sort(collator.compare);
     v.callCenter = s.call_center !== undefined && s.call_center !== null;
     v.queues = queues;
     v.agents = agents;
+    v.queueMembers = queueMembers;
     v.lastSeq = s.seq;
     return { ok: true };
   }
@@ -183,11 +195,27 @@ export class CtiStore {
       case 'queue':
         v.queues[ev.queue.number] = ev.queue;
         break;
-      case 'agent':
+      case 'agent': {
+        const ext = ev.agent.extension;
+        const before = new Set(v.agents[ext]?.queues.map((m) => m.queue) ?? []);
+        const after = new Set(ev.agent.queues.map((m) => m.queue));
         // An agent with no queue left has logged out of its last one.
-        if (ev.agent.queues.length === 0) delete v.agents[ev.agent.extension];
-        else v.agents[ev.agent.extension] = ev.agent;
+        if (after.size === 0) delete v.agents[ext];
+        else v.agents[ext] = ev.agent;
+        for (const q of before) {
+          if (after.has(q)) continue;
+          const list = v.queueMembers[q];
+          const i = list?.indexOf(ext) ?? -1;
+          if (list && i >= 0) list.splice(i, 1);
+        }
+        for (const q of after) {
+          if (before.has(q)) continue;
+          const list = v.queueMembers[q];
+          if (!list) v.queueMembers[q] = [ext];
+          else if (!list.includes(ext)) v.queueMembers[q] = [...list, ext].sort(collator.compare);
+        }
         break;
+      }
     }
     return { ok: true };
   }
@@ -262,12 +290,19 @@ export interface Member {
 /** Order in which the panels list agent states. */
 export const AGENT_STATES: readonly AgentState[] = ['free', 'ringing', 'talking', 'wrapup', 'paused', 'unavailable'];
 
-/** The members of queue `number`, by state (in `AGENT_STATES` order), then by extension. */
+/** How many members queue `number` has. */
+export function memberCount(v: CtiView, number: string): number {
+  return v.queueMembers[number]?.length ?? 0;
+}
+
+/** The members of queue `number`, by state (in `AGENT_STATES` order), then by extension.
+ *  Reads only that queue's agents. */
 export function membersOf(v: CtiView, number: string): Member[] {
   const out: Member[] = [];
-  for (const agent of agentList(v)) {
-    const membership = agent.queues.find((q) => q.queue === number);
-    if (membership) out.push({ agent, membership });
+  for (const ext of v.queueMembers[number] ?? []) {
+    const agent = v.agents[ext];
+    const membership = agent?.queues.find((q) => q.queue === number);
+    if (agent && membership) out.push({ agent, membership });
   }
   const rank = (m: Member) => AGENT_STATES.indexOf(m.membership.state);
   return out.sort((a, b) => rank(a) - rank(b));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ExtensionState } from '../protocol/cti';
-import { Favourites, formatClock, formatDuration, isMasked, isStartOfToday, matches, toDialString } from './util';
+import { Favourites, formatClock, formatDuration, isMasked, matches, pauseReasonText, startOfDay, toDialString } from './util';
 
 describe('dial strings', () => {
   it.each([
@@ -82,15 +82,27 @@ describe('clock times', () => {
   const at = (h: number, m: number, day = 15) => new Date(2026, 5, day, h, m).getTime();
 
   it('are the time of day today, with the date on other days', () => {
-    expect(formatClock(at(9, 5), 'it', at(17, 0))).toBe('09:05');
-    const other = formatClock(at(9, 5, 14), 'en', at(17, 0));
+    const today = startOfDay(at(17, 0));
+    expect(formatClock(at(9, 5), 'it', today)).toBe('09:05');
+    const other = formatClock(at(9, 5, 14), 'en', today);
     expect(other).toContain('14');
     expect(other).toContain('Jun');
+    expect(formatClock(at(9, 5, 16), 'en', today)).toContain('Jun');
   });
 
-  it('know the start of today', () => {
-    expect(isStartOfToday(at(0, 0), at(17, 0))).toBe(true);
-    expect(isStartOfToday(at(0, 0, 14), at(17, 0))).toBe(false);
-    expect(isStartOfToday(at(0, 1), at(17, 0))).toBe(false);
+  it('know the start of the day', () => {
+    expect(startOfDay(at(17, 0))).toBe(at(0, 0));
+    expect(startOfDay(at(0, 0))).toBe(at(0, 0));
+    expect(startOfDay(at(23, 59, 14))).toBe(at(0, 0, 14));
+  });
+});
+
+describe('pause reasons', () => {
+  const t = (k: string) => `<${k}>`;
+  it('say autopause and no reason in words, other reasons as given', () => {
+    expect(pauseReasonText('autopause', t)).toBe('<queues.autopause>');
+    expect(pauseReasonText(null, t)).toBe('<queues.no_reason>');
+    expect(pauseReasonText('  ', t)).toBe('<queues.no_reason>');
+    expect(pauseReasonText('7', t)).toBe('7');
   });
 });

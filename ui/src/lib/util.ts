@@ -86,22 +86,33 @@ export class Favourites {
   }
 }
 
-/** Time of day of `ms` ("14:05"), with the date when it is not the day of `now`. */
-export function formatClock(ms: number, lang: string, now: number = Date.now()): string {
+/** Start of the local day of `ms`. Views derive "today" from their ticking clock with it, so
+ *  what depends on the day re-renders once a day, not every second. */
+export function startOfDay(ms: number): number {
   const d = new Date(ms);
-  const sameDay = new Date(now).toDateString() === d.toDateString();
-  return new Intl.DateTimeFormat(lang, {
-    hour: '2-digit',
-    minute: '2-digit',
-    ...(sameDay ? {} : { day: 'numeric', month: 'short' }),
-  }).format(d);
+  d.setHours(0, 0, 0, 0);
+  return d.getTime();
 }
 
-/** Whether `ms` is the start of the local day of `now` (a statistics period of "today"). */
-export function isStartOfToday(ms: number, now: number = Date.now()): boolean {
-  const midnight = new Date(now);
-  midnight.setHours(0, 0, 0, 0);
-  return midnight.getTime() === ms;
+// Formatters are costly to build and a panel formats hundreds of times: one per language and
+// shape.
+const clockFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** Time of day of `ms` ("14:05"), with the date when it is not on the day starting at `today`
+ *  (see `startOfDay`). */
+export function formatClock(ms: number, lang: string, today: number): string {
+  const sameDay = ms >= today && ms < today + 86_400_000;
+  const key = `${lang}/${sameDay}`;
+  let f = clockFormats.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat(lang, {
+      hour: '2-digit',
+      minute: '2-digit',
+      ...(sameDay ? {} : { day: 'numeric', month: 'short' }),
+    });
+    clockFormats.set(key, f);
+  }
+  return f.format(ms);
 }
 
 /** The reason of a pause as people read it: the PBX's `autopause` (an agent who did not
