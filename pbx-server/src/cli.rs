@@ -78,6 +78,15 @@ pub enum Command {
         /// Seconds the tier rings.
         ring_s: i64,
     },
+    /// Replace the pickup groups of an extension.
+    SetPickupGroups {
+        /// Extension number.
+        extension: String,
+        /// Groups it is a member of.
+        member: Vec<String>,
+        /// Groups it may pick up calls from.
+        picker: Vec<String>,
+    },
     /// Change the code of a numbering-plan service (e.g. `park 888`).
     SetFeatureCode {
         /// Service name (see docs/pbx-core.md, feature codes).
@@ -279,6 +288,18 @@ pub async fn dispatch(
                 .set_ring_group_member(&group, &extension, tier, ring_s)
                 .await
                 .with_context(|| format!("putting {extension} in ring group {group}"))?;
+            Ok(())
+        }
+        Command::SetPickupGroups {
+            extension,
+            member,
+            picker,
+        } => {
+            let store = open(&data_dir, &database_url).await?;
+            store
+                .set_pickup_groups(&extension, &member, &picker)
+                .await
+                .with_context(|| format!("setting the pickup groups of {extension}"))?;
             Ok(())
         }
         Command::SetFeatureCode { service, code } => {

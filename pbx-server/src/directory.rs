@@ -52,6 +52,10 @@ pub struct Extension {
     pub on_busy: OverflowAction,
     /// Overflow on unavailable.
     pub on_unavailable: OverflowAction,
+    /// Pickup groups it is a member of.
+    pub pickup_groups: Vec<String>,
+    /// Pickup groups it may pick up calls from.
+    pub pickup_allowed: Vec<String>,
 }
 
 /// Effective settings of one SIP account.
@@ -113,6 +117,8 @@ impl Directory {
                 on_no_answer: OverflowAction::parse(&e.overflow_noanswer),
                 on_busy: OverflowAction::parse(&e.overflow_busy),
                 on_unavailable: OverflowAction::parse(&e.overflow_unavailable),
+                pickup_groups: e.pickup_groups,
+                pickup_allowed: e.pickup_allowed,
             };
             out.extensions.insert(ext.number.clone(), ext);
         }

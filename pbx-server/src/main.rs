@@ -155,6 +155,19 @@ enum Cmd {
         #[arg(long, default_value_t = 20)]
         ring_s: i64,
     },
+    /// Replace the pickup groups of an extension: `--member office,sales` (its ringing calls
+    /// may be picked up by those groups) and `--picker office` (it may pick up their calls
+    /// with `*9`); an empty list clears.
+    SetPickupGroups {
+        /// Extension number.
+        extension: String,
+        /// Groups it is a member of (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "")]
+        member: Vec<String>,
+        /// Groups it may pick up from (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "")]
+        picker: Vec<String>,
+    },
     /// Change the code of a numbering-plan service (`park 888`, `cfim_on 811`, ...).
     SetFeatureCode {
         /// Service name.
@@ -286,6 +299,15 @@ impl From<Cmd> for pbx_server::cli::Command {
                 queue,
                 extension,
                 penalty: (!remove).then_some(penalty),
+            },
+            Cmd::SetPickupGroups {
+                extension,
+                member,
+                picker,
+            } => Command::SetPickupGroups {
+                extension,
+                member: member.into_iter().filter(|g| !g.is_empty()).collect(),
+                picker: picker.into_iter().filter(|g| !g.is_empty()).collect(),
             },
             Cmd::SetPassword { username, domain } => Command::SetPassword { username, domain },
             Cmd::SetUser { username, settings } => Command::SetUser { username, settings },

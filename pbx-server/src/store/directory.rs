@@ -30,6 +30,10 @@ pub struct ExtensionConfig {
     pub overflow_unavailable: String,
     /// The extension's SIP accounts, by id.
     pub account_ids: Vec<i64>,
+    /// Pickup groups it is a member of (its ringing calls may be picked up by them).
+    pub pickup_groups: Vec<String>,
+    /// Pickup groups it may pick up calls from (group pickup, `*9`).
+    pub pickup_allowed: Vec<String>,
 }
 
 /// A SIP account with its effective settings and what digest verification needs.
@@ -139,12 +143,27 @@ impl Store {
         )
         .fetch_all(&mut *tx)
         .await?;
+        let pickup = sqlx::query("SELECT extension_id, grp, role FROM pickup_group_member")
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut pickup_of: HashMap<(i64, bool), Vec<String>> = HashMap::new();
+        for r in &pickup {
+            let role: String = r.try_get("role")?;
+            pickup_of
+                .entry((r.try_get("extension_id")?, role == "picker"))
+                .or_default()
+                .push(r.try_get("grp")?);
+        }
         let mut extensions = extensions
             .iter()
             .map(|r| {
                 let id: i64 = r.try_get("id")?;
                 let mut account_ids = by_extension.remove(&id).unwrap_or_default();
                 account_ids.sort_unstable();
+                let mut pickup_groups = pickup_of.remove(&(id, false)).unwrap_or_default();
+                let mut pickup_allowed = pickup_of.remove(&(id, true)).unwrap_or_default();
+                pickup_groups.sort();
+                pickup_allowed.sort();
                 Ok(ExtensionConfig {
                     id,
                     tenant_id: r.try_get("tenant_id")?,
@@ -162,6 +181,8 @@ impl Store {
                     overflow_busy: r.try_get("overflow_busy")?,
                     overflow_unavailable: r.try_get("overflow_unavailable")?,
                     account_ids,
+                    pickup_groups,
+                    pickup_allowed,
                 })
             })
             .collect::<Result<Vec<_>>>()?;

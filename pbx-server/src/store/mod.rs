@@ -19,6 +19,7 @@ mod fields;
 mod history;
 mod locations;
 mod model;
+mod pickup;
 mod queues;
 mod roles;
 mod services;

@@ -235,7 +235,8 @@ async fn seed_on(conn: &mut AnyConnection, tenant_id: i64, hashes: &[String]) ->
         };
         insert_user_on(conn, tenant_id, &user, hash).await?;
     }
-    super::queues::seed_demo_on(conn, tenant_id).await
+    super::queues::seed_demo_on(conn, tenant_id).await?;
+    super::pickup::seed_demo_on(conn, tenant_id).await
 }
 
 pub(super) async fn insert_user_on(

@@ -95,6 +95,8 @@ impl Harness {
                 overflow_busy: "hangup".into(),
                 overflow_unavailable: "hangup".into(),
                 account_ids: vec![n],
+                pickup_groups: Vec::new(),
+                pickup_allowed: Vec::new(),
             };
             tweak(&mut e);
             extensions.push(e);
