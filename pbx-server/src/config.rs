@@ -31,6 +31,8 @@ pub struct Settings {
     pub cti_tls_port: u16,
     /// Seconds between OPTIONS pings to registered devices (0: off).
     pub qualify_s: u64,
+    /// Seconds a parked call waits before it rings the parker again (seed: 90).
+    pub park_timeout_s: u64,
     /// Events kept for resuming CTI clients (also bounded to 10 minutes).
     pub cti_replay_events: usize,
     /// RTP port range for the media relay.

@@ -118,6 +118,14 @@ impl Core {
                 self.on_lamp(change);
             }
         }
+        // Park slots have lamps too: idle while free (docs/decisions/013).
+        let slots = self.engine.park_slots();
+        self.blf.set_objects(slots.iter().cloned());
+        for slot in slots {
+            for change in self.lamps.set_reachable(&self.tenant, &slot, true) {
+                self.on_lamp(change);
+            }
+        }
         let mut next_sweep = Instant::now() + SWEEP_EVERY;
         let mut next_heartbeat = Instant::now();
         loop {
@@ -359,6 +367,11 @@ impl Core {
                 self.on_lamp(change);
             }
         }
+        for (extension, change) in self.engine.drain_service_changes() {
+            if let Err(e) = self.apply_service(&extension, &change) {
+                tracing::warn!(extension = %extension, error = %e, "feature code: service not changed");
+            }
+        }
         for rec in self.engine.outbox.drain(..) {
             if rec.end_ms.is_some() {
                 let _ = self.bus.send(BusEvent::CallRecord(Box::new(rec.clone())));
@@ -500,34 +513,41 @@ impl Core {
                 reply,
             } => {
                 use crate::control::CallOpError;
-                let result = if tenant != self.tenant {
+                let reply_value = if tenant != self.tenant {
                     Err(CallOpError::NotFound(format!("tenant {tenant}")))
                 } else {
-                    crate::calls::check_service_change(&extension, &change).and_then(|()| {
-                        let id = self.dir.extension(&extension).map(|e| e.id);
-                        match (id, self.dir.change_services(&extension, &change)) {
-                            (Some(id), Some(services)) => Ok((id, services)),
-                            _ => Err(CallOpError::NotFound(format!("extension {extension}"))),
-                        }
-                    })
+                    self.apply_service(&extension, &change)
                 };
-                let reply_value = result.map(|(extension_id, services)| {
-                    tracing::info!(extension = %extension, ?change, "services changed");
-                    let _ = self.db.send(Write::Services {
-                        extension_id,
-                        services: Box::new(services.clone()),
-                    });
-                    let _ = self.bus.send(BusEvent::Services {
-                        tenant: self.tenant.clone(),
-                        extension: extension.clone(),
-                        services: services.clone(),
-                    });
-                    services
-                });
                 let _ = reply.send(reply_value);
             }
         }
         self.flush();
+    }
+
+    /// Changes an extension's services (CTI, REST, feature codes): directory, store, bus.
+    fn apply_service(
+        &mut self,
+        extension: &str,
+        change: &crate::control::ServiceChange,
+    ) -> Result<shared_protocol::Services, crate::control::CallOpError> {
+        use crate::control::CallOpError;
+        crate::calls::check_service_change(extension, change)?;
+        let id = self.dir.extension(extension).map(|e| e.id);
+        let (extension_id, services) = match (id, self.dir.change_services(extension, change)) {
+            (Some(id), Some(services)) => (id, services),
+            _ => return Err(CallOpError::NotFound(format!("extension {extension}"))),
+        };
+        tracing::info!(extension = %extension, ?change, "services changed");
+        let _ = self.db.send(Write::Services {
+            extension_id,
+            services: Box::new(services.clone()),
+        });
+        let _ = self.bus.send(BusEvent::Services {
+            tenant: self.tenant.clone(),
+            extension: extension.to_string(),
+            services: services.clone(),
+        });
+        Ok(services)
     }
 
     /// Swaps in a new configuration; registrations of deleted or renamed accounts end, and
@@ -578,6 +598,9 @@ impl Core {
                 ext.number.clone(),
                 self.dir.services(&ext.number),
             ));
+        }
+        for slot in self.engine.park_slots() {
+            lamps.push(self.lamps.current(&self.tenant, &slot));
         }
         let (queues, agents) = self.engine.queue_state(&self.dir, self.now());
         CoreState {

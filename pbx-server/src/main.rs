@@ -60,6 +60,9 @@ enum Cmd {
         /// Seconds between OPTIONS pings measuring each registered device's latency (0: off).
         #[arg(long, env = "CENTRALINO_QUALIFY_INTERVAL", default_value_t = 30)]
         qualify_interval: u64,
+        /// Seconds a parked call waits for retrieval before it rings the parker again.
+        #[arg(long, env = "CENTRALINO_PARK_TIMEOUT", default_value_t = 90)]
+        park_timeout_s: u64,
         /// Events kept for resuming CTI clients (also bounded to 10 minutes).
         #[arg(long, env = "CENTRALINO_CTI_REPLAY_EVENTS", default_value_t = 10_000)]
         cti_replay_events: usize,
@@ -246,6 +249,7 @@ impl From<Cmd> for pbx_server::cli::Command {
                 cti_tls_port,
                 cti_replay_events,
                 qualify_interval,
+                park_timeout_s,
                 rtp_min,
                 rtp_max,
                 demo,
@@ -266,6 +270,7 @@ impl From<Cmd> for pbx_server::cli::Command {
                 cti_tls_port: cti_tls_port.unwrap_or(if cti_port == 0 { 0 } else { 5040 }),
                 cti_replay_events,
                 qualify_s: qualify_interval,
+                park_timeout_s,
                 rtp_min,
                 rtp_max,
                 demo,

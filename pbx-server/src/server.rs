@@ -134,12 +134,16 @@ pub async fn start(
         ep: Endpoint::new(EndpointConfig::default()),
         dir,
         guard: Guard::new(&tenant, settings.digest_sha256),
-        engine: engine_with_call_center(
-            &store,
-            Engine::new(local, &tenant, ports, cdr_seq),
-            &tenant,
-        )
-        .await?,
+        engine: {
+            let mut engine = engine_with_call_center(
+                &store,
+                Engine::new(local, &tenant, ports, cdr_seq),
+                &tenant,
+            )
+            .await?;
+            engine.set_park_timeout(std::time::Duration::from_secs(settings.park_timeout_s.max(1)));
+            engine
+        },
         sender,
         db: db_tx,
         metrics: metrics.clone(),

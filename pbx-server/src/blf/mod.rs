@@ -145,6 +145,8 @@ pub struct Blf {
     /// What each watched extension shows (bounded by the directory).
     lines: HashMap<String, Option<Shown>>,
     outputs: VecDeque<Output>,
+    /// Numbers besides extensions that may be watched (the park slots).
+    objects: BTreeSet<String>,
 }
 
 impl Blf {
@@ -163,7 +165,13 @@ impl Blf {
             txns: HashMap::new(),
             lines: HashMap::new(),
             outputs: VecDeque::new(),
+            objects: BTreeSet::new(),
         }
+    }
+
+    /// Sets the numbers besides extensions that have a lamp (the park slots, seed §29).
+    pub fn set_objects(&mut self, objects: impl IntoIterator<Item = String>) {
+        self.objects = objects.into_iter().collect();
     }
 
     /// Subscriptions held (ending ones included).
@@ -351,7 +359,7 @@ impl Blf {
             .as_ref()
             .and_then(|u| u.user.clone())
             .unwrap_or_default();
-        if dir.extension(&extension).is_none() {
+        if dir.extension(&extension).is_none() && !self.objects.contains(&extension) {
             return self.reply(txn, req, 404, "Not Found");
         }
         if !accepts_dialog_info(req) {

@@ -29,6 +29,10 @@ pub mod cause {
     pub const FAILED: &str = "FAILED";
     /// Picked up by another extension.
     pub const PICKUP: &str = "PICKUP";
+    /// Parked in a park slot.
+    pub const PARKED: &str = "PARKED";
+    /// Destination unavailable.
+    pub const UNAVAILABLE: &str = "UNAVAILABLE";
     /// Redirected by the unconditional forward.
     pub const UFWD: &str = "UFWD";
     /// Redirected by a conditional forward (busy, no answer, unavailable).
@@ -39,6 +43,12 @@ pub mod cause {
     pub const ATXFER: &str = "ATXFER";
     /// Attended transfer refused by the target.
     pub const ATXFER_REFUSED: &str = "ATXFER_REFUSED";
+    /// Attended transfer: the target was busy.
+    pub const ATXFER_BUSY: &str = "ATXFER_BUSY";
+    /// Attended transfer: the target was unavailable.
+    pub const ATXFER_UNAVAILABLE: &str = "ATXFER_UNAVAILABLE";
+    /// Attended transfer: the target did not answer.
+    pub const ATXFER_NOANSWER: &str = "ATXFER_NOANSWER";
 }
 
 /// Who started a call, as the record shows it.

@@ -14,13 +14,17 @@ mod groups;
 mod indialog;
 mod invite;
 mod ops;
+mod park;
+mod pickup;
 mod queue;
 mod routing;
 #[cfg(test)]
 mod tests;
 
-pub use features::FeatureCodes;
+pub use features::{Feature, FeatureCodes};
 pub(crate) use groups::GroupRun;
+pub(crate) use park::Parked;
+pub use park::PARK_TIMEOUT;
 pub use groups::{RingGroup, Tier};
 pub use queue::QueueUpdate;
 
@@ -114,6 +118,10 @@ pub struct Engine {
     agent_views: HashMap<String, shared_protocol::AgentStatus>,
     /// Ring groups by number.
     groups: HashMap<String, groups::RingGroup>,
+    /// Service changes made by feature codes, for the core to apply.
+    service_changes: Vec<(String, crate::control::ServiceChange)>,
+    /// Call park: slots and what is parked in them.
+    park: park::ParkLot,
 }
 
 impl Engine {
@@ -140,6 +148,8 @@ impl Engine {
             queue_views: HashMap::new(),
             agent_views: HashMap::new(),
             groups: HashMap::new(),
+            service_changes: Vec::new(),
+            park: park::ParkLot::default(),
         }
     }
 
@@ -211,6 +221,11 @@ impl Engine {
                 .map(|g| g.name.clone())
                 .filter(|n| !n.is_empty()),
         });
+        let slot = call.parked.as_ref().map(|p| PartyRef {
+            extension: Some(p.slot.clone()),
+            number: p.slot.clone(),
+            name: Some(format!("Park {}", p.slot)),
+        });
         let callee = call.ringing_ext.as_ref().map(|ext| {
             let name = call
                 .cdr
@@ -238,7 +253,7 @@ impl Engine {
                 number: call.caller_ext.clone(),
                 name: Some(call.caller_name.clone()).filter(|n| !n.is_empty()),
             },
-            callee: queue.or(group).or(callee),
+            callee: slot.or(queue).or(group).or(callee),
             also_ringing: match &call.group {
                 Some(g) => g.rung.clone(),
                 None => self.cc.rung(call.id).to_vec(),
@@ -247,7 +262,12 @@ impl Engine {
                 Phase::Originating | Phase::Routing => CallPhase::Ringing,
                 Phase::Connected => CallPhase::Connected,
             },
-            held_by: call.held_by.map(side),
+            // A parked call is held by its slot, whatever the SIP hold state.
+            held_by: if call.parked.is_some() {
+                Some(CallSide::Callee)
+            } else {
+                call.held_by.map(side)
+            },
             started_ms: call.cdr.start_ms,
             answered_ms: call.cdr.answer_ms,
         }
@@ -266,7 +286,7 @@ impl Engine {
     pub fn poll_timeout(&self) -> Option<std::time::Instant> {
         self.calls
             .values()
-            .flat_map(|c| [c.ring_deadline, c.hangup_at])
+            .flat_map(|c| [c.ring_deadline, c.hangup_at, c.parked.as_ref().map(|p| p.until)])
             .chain([self.cc.next_deadline()])
             .flatten()
             .min()
@@ -382,6 +402,9 @@ impl Engine {
         for id in hang_up {
             self.hangup(ep, now, id, None);
         }
+        for id in self.due_parks(now.mono) {
+            self.park_timeout(ep, dir, now, id);
+        }
     }
 
     /// The caller cancelled its INVITE.
@@ -461,6 +484,7 @@ impl Engine {
     /// answered), indexes and load released, media relay stopped.
     fn finish(&mut self, now: Now, id: u64, status: &str, cause: &str) {
         self.touch(id);
+        self.unpark(id);
         self.queue_call_finished(now, id);
         let Some(mut call) = self.calls.remove(&id) else {
             return;

@@ -166,6 +166,8 @@ pub(crate) struct Call {
     pub(crate) hangup_at: Option<Instant>,
     /// The ring group the call is in (until a member answers or it overflows).
     pub(crate) group: Option<super::engine::GroupRun>,
+    /// The park slot the call waits in.
+    pub(crate) parked: Option<super::engine::Parked>,
 }
 
 impl Call {
@@ -284,6 +286,36 @@ pub(crate) fn with_direction(
     first.lines.push(('a', direction.as_str().to_string()));
     sdp.set_origin("centralino", 1, version, ip);
     Some(sdp.to_string().into_bytes())
+}
+
+/// Our answer to `offer` when the party it will talk to is another offerer (a pickup or a
+/// retrieval by code joins two phones that each sent an offer): the first of the offerer's
+/// codecs that `other` also lists, pointing at `ip:port` (the relay). `None` without a common
+/// codec.
+pub(crate) fn bridge_answer(
+    offer: &[u8],
+    other: &[u8],
+    ip: IpAddr,
+    port: u16,
+    version: u64,
+) -> Option<Vec<u8>> {
+    let offer = SessionDescription::parse(std::str::from_utf8(offer).ok()?).ok()?;
+    let other = SessionDescription::parse(std::str::from_utf8(other).ok()?).ok()?;
+    let codecs = other
+        .rtpmap(0)
+        .into_iter()
+        .map(|(pt, name, clock, ch)| sip_core::sdp::Codec::new(pt, &name, clock, ch))
+        .collect();
+    let local = sip_core::sdp::LocalMedia {
+        ip,
+        port,
+        codecs,
+        direction: Direction::SendRecv,
+        session_id: 1,
+    };
+    let mut answer = sip_core::sdp::answer(&offer, &local).ok()?;
+    answer.set_origin("centralino", 1, version, ip);
+    Some(answer.to_string().into_bytes())
 }
 
 /// An answer refusing every stream of `offer` (port 0), for an offer we cannot take any more

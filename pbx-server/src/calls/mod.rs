@@ -12,7 +12,7 @@ pub mod dialog;
 mod engine;
 mod legs;
 
-pub use engine::{Engine, FeatureCodes, QueueUpdate, RingGroup, Tier};
+pub use engine::{Engine, Feature, FeatureCodes, QueueUpdate, RingGroup, Tier, PARK_TIMEOUT};
 
 use crate::control::{CallOpError, ServiceChange};
 use std::time::Instant;

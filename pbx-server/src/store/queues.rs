@@ -153,9 +153,10 @@ pub const STRATEGIES: [&str; 7] = [
     "random",
 ];
 
-/// The services whose codes can be changed, with their defaults (the seed's, §1.2; the queue
-/// log-in/out codes are ours: the seed has none).
-pub const FEATURE_CODES: [(&str, &str); 7] = [
+/// The services whose codes can be changed, with their defaults: the seed's (§1.2) where it
+/// has one; the queue log-in/out codes, the conditional forwards and DND are ours
+/// (docs/decisions/013-telephone-services.md), following the seed's "1 sets, 0 clears".
+pub const FEATURE_CODES: [(&str, &str); 19] = [
     ("queue_pause", "*81"),
     ("queue_resume", "*80"),
     ("queue_login", "*82"),
@@ -163,6 +164,18 @@ pub const FEATURE_CODES: [(&str, &str); 7] = [
     ("group_pickup", "*9"),
     ("direct_pickup", "**"),
     ("park", "888"),
+    ("park_first", "890"),
+    ("park_last", "899"),
+    ("cfim_on", "811"),
+    ("cfim_off", "810"),
+    ("cfbs_on", "821"),
+    ("cfbs_off", "820"),
+    ("cfna_on", "831"),
+    ("cfna_off", "830"),
+    ("cfun_on", "861"),
+    ("cfun_off", "860"),
+    ("dnd_on", "871"),
+    ("dnd_off", "870"),
 ];
 
 fn check_overflow(v: &str) -> Result<()> {

@@ -303,8 +303,15 @@ impl Engine {
     /// A pickup fork answered: the rung extension's step ends `PICKUP` and the picker gets
     /// its own step, answered.
     fn picked_up(&mut self, dir: &Directory, now: Now, id: u64, by: &str) {
-        let ringing = self.calls.get(&id).and_then(|c| c.ringing_ext.clone());
-        if let Some(r) = &ringing {
+        let rung = self
+            .calls
+            .get_mut(&id)
+            .map(|c| match c.group.take() {
+                Some(g) => g.rung,
+                None => c.ringing_ext.take().into_iter().collect::<Vec<_>>(),
+            })
+            .unwrap_or_default();
+        for r in &rung {
             self.release_load(id, r);
         }
         let Some(call) = self.calls.get_mut(&id) else {
@@ -316,7 +323,7 @@ impl Engine {
             cdr::enter_extension(&mut call.cdr, ext, &source, now.wall_ms);
         }
         call.ringing_ext = Some(by.to_string());
-        tracing::info!(call = id, by, ringing = ?ringing, "picked up");
+        tracing::info!(call = id, by, ?rung, "picked up");
         self.add_load(id, by);
     }
 

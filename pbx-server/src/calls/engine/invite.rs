@@ -196,6 +196,7 @@ impl Engine {
                 queue_row: None,
                 hangup_at: None,
                 group: None,
+                parked: None,
             },
         );
         id

@@ -188,7 +188,11 @@ impl Engine {
             .and_then(|c| c.party(kept))
             .unwrap_or_default()
             .to_string();
-        if dir.extension(target).is_none() {
+        if target == self.features.code("park") {
+            self.park(ep, dir, now, id, side, None)?;
+            return Ok(CallOpOk::Done);
+        }
+        if dir.extension(target).is_none() && !self.is_queue(target) && !self.is_group(target) {
             return Err(not_found(&format!("extension {target}")));
         }
         if target == kept_ext {
@@ -196,42 +200,14 @@ impl Engine {
                 "cannot transfer a party to itself".into(),
             ));
         }
-        self.bye(ep, now, id, side);
-        let winner = self.calls.get(&id).and_then(|c| c.winner);
-        let legs = self.drop_legs(id, id);
-        let kept_name = dir
-            .extension(&kept_ext)
-            .map(|e| e.name.clone())
-            .unwrap_or_default();
+        self.keep_only(ep, dir, now, id, side, cause::BLINDXFER)?;
         let Some(call) = self.calls.get_mut(&id) else {
             return Err(not_found(unique_id));
         };
-        let held = call.held_by.is_some() || call.pbx_held == Some(kept);
-        cdr::exit_step(&mut call.cdr, cause::BLINDXFER, now.wall_ms);
-        if side == Side::A {
-            // The caller leaves: the callee becomes side A (on the relay leg it already uses).
-            let Some(leg) = winner.and_then(|w| legs.into_iter().nth(w)) else {
-                return Err(invalid("the call has no answered callee"));
-            };
-            if self.by_a_callid.get(&call.a.call_id) == Some(&id) {
-                self.by_a_callid.remove(&call.a.call_id);
-            }
-            self.by_a_callid.insert(leg.dialog.call_id.clone(), id);
-            call.a = leg.dialog;
-            call.caller_ext.clone_from(&kept_ext);
-            call.caller_name = kept_name;
-            call.a_relay = call.a_relay.other();
-            std::mem::swap(&mut call.media_a, &mut call.media_b);
-            call.a_invite = None;
-        }
         call.phase = Phase::Routing;
-        call.upstream = Upstream::Established;
         call.ringing_ext = None;
         call.early_media = true;
-        call.held_by = None;
-        call.pbx_held = held.then_some(Side::A);
         tracing::info!(call = id, by, target, kept = %kept_ext, "blind transfer");
-        self.release_load(id, by);
         self.ring(ep, dir, now, id, target);
         Ok(CallOpOk::Done)
     }
@@ -252,6 +228,15 @@ impl Engine {
         }
         let (x, sx) = self.connected_party(call_uid, by)?;
         let (y, sy) = self.connected_party(consult_uid, by)?;
+        if let Some(slot) = self.parked_slot(y) {
+            // The consultation is `by`'s call to the park extension: the transferred party
+            // takes its slot.
+            self.bye(ep, now, y, sy);
+            self.unpark(y);
+            self.finish(now, y, status::OK, cause::ATXFER);
+            self.park(ep, dir, now, x, sx, Some(slot))?;
+            return Ok(CallOpOk::Done);
+        }
         let (p1_side, p2_side) = (sx.other(), sy.other());
         // What moves from the consultation call: the other party's dialog and media state.
         let Some(yc) = self.calls.get(&y) else {
@@ -353,6 +338,64 @@ impl Engine {
         }
         self.persist(x);
         Ok(CallOpOk::Done)
+    }
+
+    /// The party on `leaving` leaves a connected call (BYE; its step ends with `why`): the
+    /// other party stays alone on side A, its hold state kept for whoever comes next.
+    pub(super) fn keep_only(
+        &mut self,
+        ep: &mut Endpoint,
+        dir: &Directory,
+        now: Now,
+        id: u64,
+        leaving: Side,
+        why: &str,
+    ) -> Result<(), CallOpError> {
+        let kept = leaving.other();
+        let (by, kept_ext) = {
+            let call = self
+                .calls
+                .get(&id)
+                .ok_or_else(|| not_found(&format!("call {id}")))?;
+            (
+                call.party(leaving).unwrap_or_default().to_string(),
+                call.party(kept).unwrap_or_default().to_string(),
+            )
+        };
+        self.bye(ep, now, id, leaving);
+        let winner = self.calls.get(&id).and_then(|c| c.winner);
+        let legs = self.drop_legs(id, id);
+        let kept_name = dir
+            .extension(&kept_ext)
+            .map(|e| e.name.clone())
+            .unwrap_or_default();
+        let Some(call) = self.calls.get_mut(&id) else {
+            return Err(not_found(&format!("call {id}")));
+        };
+        let held = call.held_by.is_some() || call.pbx_held == Some(kept);
+        cdr::exit_step(&mut call.cdr, why, now.wall_ms);
+        if leaving == Side::A {
+            // The caller leaves: the callee becomes side A (on the relay leg it already uses).
+            let Some(leg) = winner.and_then(|w| legs.into_iter().nth(w)) else {
+                return Err(invalid("the call has no answered callee"));
+            };
+            if self.by_a_callid.get(&call.a.call_id) == Some(&id) {
+                self.by_a_callid.remove(&call.a.call_id);
+            }
+            self.by_a_callid.insert(leg.dialog.call_id.clone(), id);
+            call.a = leg.dialog;
+            call.caller_ext.clone_from(&kept_ext);
+            call.caller_name = kept_name;
+            call.a_relay = call.a_relay.other();
+            std::mem::swap(&mut call.media_a, &mut call.media_b);
+            call.a_invite = None;
+        }
+        call.upstream = Upstream::Established;
+        call.ringing_ext = None;
+        call.held_by = None;
+        call.pbx_held = held.then_some(Side::A);
+        self.release_load(id, &by);
+        Ok(())
     }
 
     /// Drops side B's legs of call `id` when `by` was on side B (it leaves).
@@ -459,15 +502,7 @@ impl Engine {
             ));
         }
         let id = self
-            .calls
-            .values()
-            .filter(|c| {
-                c.phase == Phase::Routing
-                    && c.winner.is_none()
-                    && c.ringing_ext.as_deref() == Some(ringing)
-            })
-            .map(|c| c.id)
-            .min()
+            .call_to_pick(dir, by, Some(ringing))
             .ok_or_else(|| not_found(&format!("a call ringing at {ringing}")))?;
         let Some(call) = self.calls.get(&id) else {
             return Err(not_found(ringing));

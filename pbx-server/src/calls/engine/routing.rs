@@ -60,7 +60,7 @@ impl Engine {
         number: &str,
     ) {
         let mut target = number.to_string();
-        if self.feature(ep, now, id, &target) {
+        if self.feature(ep, dir, now, id, &target) {
             return;
         }
         loop {

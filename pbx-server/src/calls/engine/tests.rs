@@ -6,6 +6,7 @@
 
 mod control;
 mod groups;
+mod park;
 mod queues;
 mod services;
 
@@ -208,6 +209,9 @@ impl Harness {
             if !progressed {
                 break;
             }
+        }
+        for (ext, change) in self.engine.drain_service_changes() {
+            self.dir.change_services(&ext, &change);
         }
         self.records.append(&mut self.engine.outbox);
         self.updates.extend(self.engine.drain_updates());
