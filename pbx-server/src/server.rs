@@ -141,7 +141,9 @@ pub async fn start(
                 &tenant,
             )
             .await?;
-            engine.set_park_timeout(std::time::Duration::from_secs(settings.park_timeout_s.max(1)));
+            engine.set_park_timeout(std::time::Duration::from_secs(
+                settings.park_timeout_s.max(1),
+            ));
             engine
         },
         sender,

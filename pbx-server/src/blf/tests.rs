@@ -51,8 +51,8 @@ fn directory() -> Directory {
             overflow_busy: "hangup".into(),
             overflow_unavailable: "hangup".into(),
             account_ids: vec![n],
-                pickup_groups: Vec::new(),
-                pickup_allowed: Vec::new(),
+            pickup_groups: Vec::new(),
+            pickup_allowed: Vec::new(),
         });
         accounts.push(AccountConfig {
             id: n,

@@ -23,9 +23,9 @@ mod tests;
 
 pub use features::{Feature, FeatureCodes};
 pub(crate) use groups::GroupRun;
+pub use groups::{RingGroup, Tier};
 pub(crate) use park::Parked;
 pub use park::PARK_TIMEOUT;
-pub use groups::{RingGroup, Tier};
 pub use queue::QueueUpdate;
 
 use super::cdr;
@@ -286,7 +286,13 @@ impl Engine {
     pub fn poll_timeout(&self) -> Option<std::time::Instant> {
         self.calls
             .values()
-            .flat_map(|c| [c.ring_deadline, c.hangup_at, c.parked.as_ref().map(|p| p.until)])
+            .flat_map(|c| {
+                [
+                    c.ring_deadline,
+                    c.hangup_at,
+                    c.parked.as_ref().map(|p| p.until),
+                ]
+            })
             .chain([self.cc.next_deadline()])
             .flatten()
             .min()

@@ -357,3 +357,23 @@ mod tests {
         assert!(text.contains("m=audio 0 RTP/AVP 0 101"), "{text}");
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod bridge_tests {
+    use super::*;
+
+    #[test]
+    fn bridge_answer_of_two_sipp_offers() {
+        let sipp = "v=0\r\no=user1 53655765 2353687638 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                    m=audio 6000 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n\
+                    a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n";
+        let ip: IpAddr = "192.0.2.9".parse().unwrap();
+        let a = bridge_answer(sipp.as_bytes(), sipp.as_bytes(), ip, 4000, 2).unwrap();
+        let text = String::from_utf8_lossy(&a);
+        assert!(text.contains("m=audio 4000 RTP/AVP 8 101"), "{text}");
+        let r = rewrite_sdp(&a, ip, 5000, 3).unwrap();
+        let text = String::from_utf8_lossy(&r);
+        assert!(text.contains("m=audio 5000 RTP/AVP 8 101"), "{text}");
+    }
+}

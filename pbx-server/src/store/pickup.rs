@@ -16,7 +16,8 @@ impl Store {
         for g in member.iter().chain(picker) {
             let ok = !g.is_empty()
                 && g.len() <= 32
-                && g.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                && g.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
             if !ok {
                 return Err(StoreError::Invalid(format!(
                     "pickup group {g:?}: letters, digits, - and _ only"
@@ -96,7 +97,10 @@ mod tests {
         let e203 = d.extensions.iter().find(|e| e.number == "203").unwrap();
         assert_eq!(e203.pickup_groups, ["a", "b"]);
         assert!(e203.pickup_allowed.is_empty());
-        assert!(s.set_pickup_groups("203", &["a b".into()], &[]).await.is_err());
+        assert!(s
+            .set_pickup_groups("203", &["a b".into()], &[])
+            .await
+            .is_err());
         assert!(s.set_pickup_groups("999", &[], &[]).await.is_err());
     }
 }

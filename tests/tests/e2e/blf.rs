@@ -12,7 +12,7 @@ const WAIT: Duration = Duration::from_secs(15);
 
 /// `subscriber` subscribes to `target`'s dialog package with `subscribe_dialog.xml`,
 /// logging every message to `log`.
-fn subscriber(pbx: &Pbx, port: u16, subscriber: &str, target: &str, log: &Path) -> Sipp {
+pub(crate) fn subscriber(pbx: &Pbx, port: u16, subscriber: &str, target: &str, log: &Path) -> Sipp {
     Sipp::new("subscribe_dialog.xml", pbx.sip).args(&[
         "-p",
         &port.to_string(),
@@ -34,7 +34,7 @@ fn subscriber(pbx: &Pbx, port: u16, subscriber: &str, target: &str, log: &Path) 
 }
 
 /// The NOTIFYs logged so far, once there are at least `n` (panics after 15 s).
-fn wait_notifies(pbx: &Pbx, log: &Path, n: usize) -> Vec<Notify> {
+pub(crate) fn wait_notifies(pbx: &Pbx, log: &Path, n: usize) -> Vec<Notify> {
     let start = Instant::now();
     loop {
         let seen = notifies(&std::fs::read_to_string(log).unwrap_or_default());

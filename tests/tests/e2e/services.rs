@@ -2,8 +2,13 @@
 //! codes for DND and the forwards, directed and group pickup, call park, transfers by RFC 4733
 //! DTMF; each checked on the SIP the phones see and on the call records' exit causes.
 
-use super::control::{caller, pair, steps, wait_ok};
-use centralino_e2e::{free_media_port, free_udp_port, register, uas, Pbx};
+use super::blf::{subscriber, wait_notifies};
+use super::control::{caller, connected_call, ok, pair, settle, steps, wait_ok, WAIT};
+use centralino_e2e::blf::{notifies, states};
+use centralino_e2e::cti::CtiClient;
+use centralino_e2e::{free_media_port, free_udp_port, refused_scenario, register, uas, Pbx};
+use serde_json::{json, Value};
+use std::time::Duration;
 
 #[test]
 fn ring_group_tiers_ring_in_order_then_overflow() {
@@ -63,5 +68,246 @@ fn ring_group_tiers_ring_in_order_then_overflow() {
         steps(&cdrs[1]),
         [pair("650", "NOANSWER"), pair("208", "NCC")],
         "{cdrs:#?}"
+    );
+}
+
+/// A feature-code call from `from`: answered by the PBX, which hangs it up a moment later.
+fn code(pbx: &Pbx, from: &str, dialled: &str) {
+    caller(pbx, "uac_wait_bye.xml", from, dialled).run_ok();
+}
+
+/// The records of calls to `called`, in order.
+fn records_to(pbx: &Pbx, n: usize, called: &str) -> Vec<Value> {
+    pbx.closed_cdrs(n)
+        .into_iter()
+        .filter(|r| r["called"] == called)
+        .collect()
+}
+
+#[test]
+fn forwards_and_dnd_set_by_feature_codes_route_the_calls() {
+    let pbx = Pbx::start_with(&[&["set-extension", "202", "ring_timeout_s=2"]]);
+    let mut c202 = CtiClient::logged_in(pbx.cti, "202", "demo202");
+    let (p202, p203) = (free_udp_port(), free_udp_port());
+    register(&pbx, "202", p202);
+    register(&pbx, "203", p203);
+    let call_202 = |pbx: &Pbx| {
+        caller(pbx, "uac_call.xml", "201", "202")
+            .args(&["-d", "300"])
+            .run_ok();
+    };
+    let forward_seen = |c: &mut CtiClient, kind: &str, target: Value| {
+        c.wait_event(&format!("{kind} forward {target}"), WAIT, |e| {
+            e["kind"] == "services" && e["services"]["forwards"][kind] == target
+        });
+    };
+
+    // Unconditional: 811<dest>, seen by the CTI like a forward set there.
+    code(&pbx, "202", "811203");
+    forward_seen(&mut c202, "unconditional", json!("203"));
+    let target = uas(&pbx, "uas_answer.xml", p203, free_media_port(), 1);
+    call_202(&pbx);
+    wait_ok("203 (CFIM)", target);
+    code(&pbx, "202", "810");
+    forward_seen(&mut c202, "unconditional", Value::Null);
+
+    // Busy.
+    code(&pbx, "202", "821203");
+    forward_seen(&mut c202, "busy", json!("203"));
+    let busy = uas(&pbx, "uas_busy.xml", p202, free_media_port(), 1);
+    let target = uas(&pbx, "uas_answer.xml", p203, free_media_port(), 1);
+    call_202(&pbx);
+    wait_ok("202 (busy)", busy);
+    wait_ok("203 (CFBS)", target);
+    code(&pbx, "202", "820");
+    forward_seen(&mut c202, "busy", Value::Null);
+
+    // No answer.
+    code(&pbx, "202", "831203");
+    forward_seen(&mut c202, "no_answer", json!("203"));
+    let ringing = uas(&pbx, "uas_noanswer.xml", p202, free_media_port(), 1);
+    let target = uas(&pbx, "uas_answer.xml", p203, free_media_port(), 1);
+    call_202(&pbx);
+    wait_ok("202 (no answer)", ringing);
+    wait_ok("203 (CFNA)", target);
+    code(&pbx, "202", "830");
+    forward_seen(&mut c202, "no_answer", Value::Null);
+
+    // Unavailable: 204 has no registered device.
+    let mut c204 = CtiClient::logged_in(pbx.cti, "204", "demo204");
+    code(&pbx, "204", "861203");
+    forward_seen(&mut c204, "unavailable", json!("203"));
+    let target = uas(&pbx, "uas_answer.xml", p203, free_media_port(), 1);
+    caller(&pbx, "uac_call.xml", "201", "204")
+        .args(&["-d", "300"])
+        .run_ok();
+    wait_ok("203 (CFUN)", target);
+
+    // DND: 871 on, the caller hears 480 without 202 ringing; 870 off.
+    code(&pbx, "202", "871");
+    c202.wait_event("dnd on", WAIT, |e| {
+        e["kind"] == "services" && e["services"]["dnd"] == true
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let refused = refused_scenario(tmp.path(), 480);
+    caller(&pbx, refused.to_str().unwrap(), "201", "202").run_ok();
+    code(&pbx, "202", "870");
+    c202.wait_event("dnd off", WAIT, |e| {
+        e["kind"] == "services" && e["services"]["dnd"] == false
+    });
+
+    let to202 = records_to(&pbx, 14, "202");
+    let got: Vec<_> = to202.iter().map(steps).collect();
+    assert_eq!(
+        got,
+        [
+            vec![pair("202", "UFWD"), pair("203", "NCC")],
+            vec![pair("202", "CFWD"), pair("203", "NCC")],
+            vec![pair("202", "CFWD"), pair("203", "NCC")],
+            vec![pair("202", "UNAVAILABLE")],
+        ],
+        "{to202:#?}"
+    );
+    assert_eq!(to202[3]["status"], "UNAVAILABLE");
+    let to204 = records_to(&pbx, 14, "204");
+    assert_eq!(steps(&to204[0]), [pair("204", "CFWD"), pair("203", "NCC")]);
+    // Each code call has its own record: one service step, answered by the code.
+    let codes = records_to(&pbx, 14, "811203");
+    assert_eq!(steps(&codes[0]), [pair("cfim_on", "NCC")], "{codes:#?}");
+    assert_eq!(codes[0]["answered_by"], "811203");
+    assert_eq!(codes[0]["destination_type"], "service");
+}
+
+#[test]
+fn directed_and_group_pickup_by_code_answer_a_call_ringing_elsewhere() {
+    let pbx = Pbx::start();
+    let mut c = CtiClient::logged_in(pbx.cti, "203", "demo203");
+    let (p202, p204) = (free_udp_port(), free_udp_port());
+    register(&pbx, "202", p202);
+    register(&pbx, "204", p204);
+
+    // Directed: 203 dials **202 while 202 rings.
+    let ringing = uas(&pbx, "uas_noanswer.xml", p202, free_media_port(), 1);
+    let calling = caller(&pbx, "uac_wait_bye.xml", "201", "202").spawn();
+    c.wait_event("202 ringing", WAIT, |e| {
+        e["kind"] == "lamp" && e["extension"] == "202" && e["lamp"] == "ringing"
+    });
+    caller(&pbx, "uac_call.xml", "203", "**202")
+        .args(&["-d", "1500"])
+        .run_ok();
+    wait_ok("202 (cancelled)", ringing);
+    wait_ok("201 (caller)", calling);
+
+    // Group: the demo's pickup group "office" (202-205); 205 dials *9 while 204 rings.
+    let ringing = uas(&pbx, "uas_noanswer.xml", p204, free_media_port(), 1);
+    let calling = caller(&pbx, "uac_wait_bye.xml", "201", "204").spawn();
+    c.wait_event("204 ringing", WAIT, |e| {
+        e["kind"] == "lamp" && e["extension"] == "204" && e["lamp"] == "ringing"
+    });
+    caller(&pbx, "uac_call.xml", "205", "*9")
+        .args(&["-d", "1500"])
+        .run_ok();
+    wait_ok("204 (cancelled)", ringing);
+    wait_ok("201 (caller)", calling);
+
+    let direct = &records_to(&pbx, 4, "202")[0];
+    assert_eq!(direct["answered_by"], "203", "{direct:#}");
+    assert_eq!(steps(direct), [pair("202", "PICKUP"), pair("203", "NCC")]);
+    let group = &records_to(&pbx, 4, "204")[0];
+    assert_eq!(group["answered_by"], "205", "{group:#}");
+    assert_eq!(steps(group), [pair("204", "PICKUP"), pair("205", "NCC")]);
+    let by_code = &records_to(&pbx, 4, "**202")[0];
+    assert_eq!(steps(by_code), [pair("direct_pickup", "PICKUP")]);
+    let by_code = &records_to(&pbx, 4, "*9")[0];
+    assert_eq!(steps(by_code), [pair("group_pickup", "PICKUP")]);
+}
+
+#[test]
+fn park_by_transfer_to_888_lights_the_slot_and_dialling_it_retrieves() {
+    let pbx = Pbx::start();
+    let mut c202 = CtiClient::logged_in(pbx.cti, "202", "demo202");
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("slot.log");
+    let (p202, p205) = (free_udp_port(), free_udp_port());
+    register(&pbx, "202", p202);
+    // 205's BLF key on slot 890.
+    let sub = subscriber(&pbx, p205, "205", "890", &log).spawn();
+    wait_notifies(&pbx, &log, 1);
+
+    let parker = uas(&pbx, "uas_answer.xml", p202, free_media_port(), 1);
+    let parked = caller(&pbx, "uac_parked.xml", "201", "202").spawn();
+    let id = connected_call(&mut c202, "202");
+    settle();
+    ok(
+        &mut c202,
+        json!({"name": "transfer", "call": id, "number": "888"}),
+    );
+    wait_ok("202 (parker, let go)", parker);
+    let lamp = c202.wait_event("slot 890 lamp", WAIT, |e| {
+        e["kind"] == "lamp" && e["extension"] == "890" && e["lamp"] == "hold"
+    });
+    assert_eq!(lamp["peer"]["number"], "201", "{lamp}");
+    // 203 dials the slot and talks to 201; 203 hangs up.
+    caller(&pbx, "uac_call.xml", "203", "890")
+        .args(&["-d", "1500"])
+        .run_ok();
+    wait_ok("201 (parked, retrieved)", parked);
+    c202.wait_event("slot 890 free", WAIT, |e| {
+        e["kind"] == "lamp" && e["extension"] == "890" && e["lamp"] == "idle"
+    });
+    let (done, out) = sub.wait(Duration::from_secs(30));
+    let seen = notifies(&std::fs::read_to_string(&log).unwrap_or_default());
+    assert!(done, "subscriber: {out}\n{seen:#?}");
+    let shown: Vec<(String, String)> = states(&seen);
+    assert_eq!(
+        shown,
+        [
+            ("890", "idle"),
+            ("890", "hold"),
+            ("890", "idle"),
+            ("890", "idle")
+        ]
+        .map(|(e, s)| (e.to_string(), s.to_string())),
+        "{seen:#?}"
+    );
+    let r = &records_to(&pbx, 2, "202")[0];
+    assert_eq!(r["unique_id"], id.as_str());
+    assert_eq!(
+        steps(r),
+        [pair("202", "PARKED"), pair("203", "NCC")],
+        "{r:#}"
+    );
+}
+
+#[test]
+fn an_unretrieved_park_rings_the_parker_again() {
+    let pbx = Pbx::start_with_args(&[], &["--park-timeout-s", "2"]);
+    let mut c202 = CtiClient::logged_in(pbx.cti, "202", "demo202");
+    let p202 = free_udp_port();
+    register(&pbx, "202", p202);
+    // 202 answers, parks, then answers the same call ringing again.
+    let parker = uas(&pbx, "uas_answer.xml", p202, free_media_port(), 2);
+    let parked = caller(&pbx, "uac_parked.xml", "201", "202").spawn();
+    let id = connected_call(&mut c202, "202");
+    settle();
+    ok(
+        &mut c202,
+        json!({"name": "transfer", "call": id, "number": "888"}),
+    );
+    c202.wait_event("back at 202", WAIT, |e| {
+        e["kind"] == "call"
+            && e["call"]["id"] == id.as_str()
+            && e["call"]["state"] == "connected"
+            && e["call"]["callee"]["number"] == "202"
+    });
+    settle();
+    ok(&mut c202, json!({"name": "hangup", "call": id}));
+    wait_ok("201 (parked)", parked);
+    wait_ok("202 (parker, rung again)", parker);
+    let r = &pbx.closed_cdrs(1)[0];
+    assert_eq!(
+        steps(r),
+        [pair("202", "PARKED"), pair("202", "NCC")],
+        "{r:#}"
     );
 }

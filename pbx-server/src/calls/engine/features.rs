@@ -300,9 +300,8 @@ impl Engine {
     ) -> Result<Handled, CallOpError> {
         super::super::check_service_change(ext, &change)?;
         if let ServiceChange::Forward(_, Some(target)) = &change {
-            let known = dir.extension(target).is_some()
-                || self.is_queue(target)
-                || self.is_group(target);
+            let known =
+                dir.extension(target).is_some() || self.is_queue(target) || self.is_group(target);
             if !known {
                 return Err(CallOpError::NotFound(format!("number {target}")));
             }

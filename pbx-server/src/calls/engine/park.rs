@@ -403,7 +403,8 @@ impl Engine {
             return;
         }
         if let Some(call) = self.calls.get_mut(&id) {
-            call.ring_deadline = Some(now.mono + Duration::from_secs(u64::from(ext.ring_timeout_s)));
+            call.ring_deadline =
+                Some(now.mono + Duration::from_secs(u64::from(ext.ring_timeout_s)));
             call.ringing_ext = Some(p.by.clone());
         }
         self.add_load(id, &p.by);

@@ -50,9 +50,9 @@ impl Engine {
                 .filter(|c| {
                     self.rung_extensions(c).iter().any(|e| {
                         e != picker
-                            && dir
-                                .extension(e)
-                                .is_some_and(|x| x.pickup_groups.iter().any(|g| allowed.contains(g)))
+                            && dir.extension(e).is_some_and(|x| {
+                                x.pickup_groups.iter().any(|g| allowed.contains(g))
+                            })
                     })
                 })
                 .map(|c| c.id)
@@ -120,9 +120,15 @@ impl Engine {
             );
         }
         xc.media_b.version += 1;
-        let to_picker = bridge_answer(&p_offer, &x_offer, local.ip, xc.port(Side::B), xc.media_b.version)
-            .ok_or_else(|| invalid("no codec in common with the caller"))?;
-        let to_caller = bridge_answer(&x_offer, &p_offer, local.ip, 0, 1)
+        let to_picker = bridge_answer(
+            &p_offer,
+            &x_offer,
+            local.ip,
+            xc.port(Side::B),
+            xc.media_b.version,
+        )
+        .ok_or_else(|| invalid("no codec in common with the caller"))?;
+        let to_caller = bridge_answer(&x_offer, &p_offer, local.ip, xc.port(Side::A), 1)
             .ok_or_else(|| invalid("no codec in common with the caller"))?;
 
         // The ringing call stops ringing; its rung step ends PICKUP.
@@ -194,4 +200,3 @@ impl Engine {
         Ok(())
     }
 }
-

@@ -67,7 +67,11 @@ async fn directed_pickup_code_joins_the_picker_to_the_ringing_call() {
     let _ = h.finals("201");
     let pick = h.dial("203", "**202");
     let ok = ok_200(&mut h, "203");
-    assert!(body_text(&ok.body).contains("m=audio"), "{}", body_text(&ok.body));
+    assert!(
+        body_text(&ok.body).contains("m=audio"),
+        "{}",
+        body_text(&ok.body)
+    );
     let _ = h.request("202", Method::Cancel);
     let ok201 = ok_200(&mut h, "201");
     // Both phones send to the same call's relay, each to its own port.
@@ -76,7 +80,10 @@ async fn directed_pickup_code_joins_the_picker_to_the_ringing_call() {
     assert_eq!(rec.answered_by.as_deref(), Some("203"));
     assert_eq!(
         Harness::steps(&rec),
-        [("202".into(), "PICKUP".into()), ("203".into(), String::new())]
+        [
+            ("202".into(), "PICKUP".into()),
+            ("203".into(), String::new())
+        ]
     );
     let picker_rec = h
         .records
@@ -98,7 +105,10 @@ async fn directed_pickup_code_joins_the_picker_to_the_ringing_call() {
     let rec = h.record(&uid);
     assert_eq!(
         Harness::steps(&rec),
-        [("202".into(), "PICKUP".into()), ("203".into(), "NCC".into())]
+        [
+            ("202".into(), "PICKUP".into()),
+            ("203".into(), "NCC".into())
+        ]
     );
     // Nothing rings any more.
     h.dial("203", "**202");
@@ -130,7 +140,10 @@ async fn group_pickup_takes_the_newest_call_of_the_picker_groups() {
     assert_eq!(rec.answered_by.as_deref(), Some("204"));
     assert_eq!(
         Harness::steps(&rec),
-        [("203".into(), "PICKUP".into()), ("204".into(), String::new())]
+        [
+            ("203".into(), "PICKUP".into()),
+            ("204".into(), String::new())
+        ]
     );
     assert_eq!(h.view(&first).unwrap().phase, CallPhase::Ringing);
 }
@@ -178,7 +191,10 @@ async fn park_by_transfer_to_888_then_retrieve_by_slot() {
     let rec = h.record(&uid);
     assert_eq!(
         Harness::steps(&rec),
-        [("202".into(), "PARKED".into()), ("203".into(), String::new())]
+        [
+            ("202".into(), "PARKED".into()),
+            ("203".into(), String::new())
+        ]
     );
     assert_eq!(rec.details[1].answered_by.as_deref(), Some("203"));
     // The slot is free again.
@@ -205,7 +221,10 @@ async fn an_unretrieved_park_rings_the_parker_again() {
     let rec = h.record(&uid);
     assert_eq!(
         Harness::steps(&rec),
-        [("202".into(), "PARKED".into()), ("202".into(), String::new())]
+        [
+            ("202".into(), "PARKED".into()),
+            ("202".into(), String::new())
+        ]
     );
 }
 
@@ -226,7 +245,10 @@ async fn a_call_to_888_and_an_attended_transfer_to_it_park_the_other_party() {
     .unwrap();
     assert!(h.view(&y).is_none(), "the call to 888 ended");
     assert_eq!(h.view(&x).unwrap().callee.unwrap().number, "890");
-    assert_eq!(Harness::steps(&h.record(&x)), [("202".into(), "PARKED".into())]);
+    assert_eq!(
+        Harness::steps(&h.record(&x)),
+        [("202".into(), "PARKED".into())]
+    );
     assert_eq!(
         Harness::steps(&h.record(&y)),
         [("park".into(), "PARKED".into())]
