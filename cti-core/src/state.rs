@@ -26,6 +26,8 @@ pub struct LiveState {
     pub queues: BTreeMap<String, QueueStatus>,
     /// Agents by extension (every agent for supervisors, the user's own for an agent).
     pub agents: BTreeMap<String, AgentStatus>,
+    /// Call park slots by number.
+    pub park_slots: BTreeMap<String, shared_protocol::ParkSlot>,
     /// The last sequence number applied.
     pub seq: u64,
 }
@@ -53,6 +55,12 @@ impl LiveState {
                 .agents
                 .into_iter()
                 .map(|a| (a.extension.clone(), a))
+                .collect(),
+            park_slots: s
+                .park_slots
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| (p.slot.clone(), p))
                 .collect(),
             seq: s.seq,
         };
@@ -117,6 +125,9 @@ impl LiveState {
             }
             Event::CallEnded { id } => {
                 self.calls.remove(id);
+            }
+            Event::ParkSlot { slot } => {
+                self.park_slots.insert(slot.slot.clone(), slot.clone());
             }
             Event::History { entry } => {
                 self.history.retain(|h| h.id != entry.id);

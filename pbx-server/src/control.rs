@@ -119,6 +119,8 @@ pub struct CoreState {
     pub calls: Vec<CallView>,
     /// Every account's registration, with its tenant and extension.
     pub accounts: Vec<(String, String, AccountState)>,
+    /// Call park slots, with their tenant.
+    pub park_slots: Vec<(String, String)>,
     /// Every extension's services, with its tenant.
     pub services: Vec<(String, String, Services)>,
     /// Every queue, with its tenant.

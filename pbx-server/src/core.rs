@@ -599,13 +599,16 @@ impl Core {
                 self.dir.services(&ext.number),
             ));
         }
+        let mut park_slots = Vec::new();
         for slot in self.engine.park_slots() {
             lamps.push(self.lamps.current(&self.tenant, &slot));
+            park_slots.push((self.tenant.clone(), slot));
         }
         let (queues, agents) = self.engine.queue_state(&self.dir, self.now());
         CoreState {
             lamps,
             calls: self.engine.views(),
+            park_slots,
             accounts,
             services,
             queues: queues

@@ -135,6 +135,17 @@ pub struct Services {
     pub fork2mobile: bool,
 }
 
+/// A call park slot (seed §10): `hold` while a call is parked in it, `idle` when free.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
+pub struct ParkSlot {
+    /// The slot number (dialled to retrieve the call).
+    pub slot: String,
+    /// `idle` or `hold`.
+    pub lamp: Lamp,
+    /// The party parked there, when the viewer may see it.
+    pub peer: Option<Party>,
+}
+
 /// Everything a client shows about one extension.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
 pub struct ExtensionState {

@@ -259,6 +259,10 @@ pub struct Snapshot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub call_center: Option<CallCenterView>,
+    /// The call park slots (absent when the PBX has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub park_slots: Option<Vec<ParkSlot>>,
 }
 
 /// A change, inside an `event` frame.
@@ -331,6 +335,11 @@ pub enum Event {
     Agent {
         /// The agent now.
         agent: AgentStatus,
+    },
+    /// A call was parked in a slot, or left it (retrieved, timed out, hung up).
+    ParkSlot {
+        /// The slot now.
+        slot: ParkSlot,
     },
 }
 

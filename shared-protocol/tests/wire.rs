@@ -177,6 +177,7 @@ fn snapshot() -> Snapshot {
         calls: vec![call_42(CallState::Connected, None)],
         history: vec![outbound_to_luca()],
         call_center: None,
+        park_slots: None,
     }
 }
 
@@ -576,6 +577,19 @@ fn expected_values() -> Vec<(&'static str, Frame)> {
                         calls_taken: 6,
                         last_call_ms: Some(1_718_000_100_000),
                         pause_ms: 540_000,
+                    },
+                },
+            ),
+        ),
+        (
+            "event_park_slot",
+            event(
+                4722,
+                Event::ParkSlot {
+                    slot: ParkSlot {
+                        slot: "890".into(),
+                        lamp: Lamp::Hold,
+                        peer: Some(anna()),
                     },
                 },
             ),

@@ -99,6 +99,9 @@ impl Hub {
         let state = rx.await?;
         let now = Instant::now();
         // The core's state, as events: after this the model equals the core's picture.
+        for (tenant, slot) in &state.park_slots {
+            model.add_park_slot(tenant, slot);
+        }
         for l in state.lamps {
             model.apply(now, BusEvent::Lamp(l));
         }

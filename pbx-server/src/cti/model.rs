@@ -83,6 +83,9 @@ pub struct TenantState {
     pub queues: BTreeMap<String, shared_protocol::QueueStatus>,
     /// Agents by extension.
     pub agents: BTreeMap<String, shared_protocol::AgentStatus>,
+    /// Call park slots by number: their lamp changes (the lamp model serves slots like
+    /// extensions) become `park_slot` events, not extension lamps.
+    pub park_slots: BTreeMap<String, LampChange>,
 }
 
 impl TenantState {
@@ -151,6 +154,21 @@ impl Model {
         t.extensions
             .entry(number.to_string())
             .or_insert_with(|| new_row(tenant, number, name));
+    }
+
+    /// Declares a call park slot (at start).
+    pub fn add_park_slot(&mut self, tenant: &str, slot: &str) {
+        let t = self.tenants.entry(tenant.to_string()).or_default();
+        t.park_slots
+            .entry(slot.to_string())
+            .or_insert_with(|| LampChange {
+                tenant: tenant.to_string(),
+                extension: slot.to_string(),
+                lamp: Lamp::Idle,
+                peer: None,
+                direction: None,
+                call: None,
+            });
     }
 
     /// Seeds an extension's recent history (newest first), at start.
@@ -382,6 +400,18 @@ impl Model {
     fn on_lamp(&mut self, now: Instant, change: LampChange, out: &mut Vec<Arc<Logged>>) {
         let tenant = change.tenant.clone();
         let extension = change.extension.clone();
+        if let Some(slot) = self
+            .tenants
+            .get_mut(&tenant)
+            .and_then(|t| t.park_slots.get_mut(&extension))
+        {
+            *slot = change.clone();
+            let event = Event::ParkSlot {
+                slot: park_slot(&change),
+            };
+            self.log(now, &tenant, Audience::All, event, out);
+            return;
+        }
         let row = self.row(&tenant, &extension);
         row.lamp = change.clone();
         self.log(
@@ -558,6 +588,15 @@ fn effective(row: &ExtRow) -> EffectivePresence {
 }
 
 /// Extensions taking part in a call (queue agents it rings included).
+/// The wire form of a park slot's lamp (unmasked).
+pub fn park_slot(change: &LampChange) -> shared_protocol::ParkSlot {
+    shared_protocol::ParkSlot {
+        slot: change.extension.clone(),
+        lamp: change.lamp,
+        peer: change.peer.clone(),
+    }
+}
+
 pub fn parties(view: &CallView) -> Vec<String> {
     let mut v: Vec<String> = view.caller.extension.iter().cloned().collect();
     if let Some(e) = view.callee.as_ref().and_then(|c| c.extension.clone()) {

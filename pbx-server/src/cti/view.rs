@@ -117,6 +117,16 @@ pub fn render(t: &TenantState, class: (bool, bool), ev: &Event) -> Event {
         Event::Call { call: c } => Event::Call {
             call: call(t, privacy, c),
         },
+        Event::ParkSlot { slot } => Event::ParkSlot {
+            slot: shared_protocol::ParkSlot {
+                peer: slot
+                    .peer
+                    .as_ref()
+                    .filter(|_| sees_peers)
+                    .map(|p| party(t, privacy, p)),
+                ..slot.clone()
+            },
+        },
         Event::History { entry } => Event::History {
             entry: HistoryEntry {
                 other: party(t, privacy, &entry.other),
@@ -193,6 +203,18 @@ pub fn snapshot(model: &Model, viewer: &Viewer) -> Snapshot {
                 agents: vec![a.clone()],
             })
     };
+    let park_slots = (!t.park_slots.is_empty()).then(|| {
+        t.park_slots
+            .values()
+            .map(|c| {
+                let s = super::model::park_slot(c);
+                shared_protocol::ParkSlot {
+                    peer: s.peer.filter(|_| class.1).map(|p| party(t, class.0, &p)),
+                    ..s
+                }
+            })
+            .collect()
+    });
     Snapshot {
         protocol: PROTOCOL_VERSION,
         seq: model.seq(),
@@ -202,6 +224,7 @@ pub fn snapshot(model: &Model, viewer: &Viewer) -> Snapshot {
         calls,
         history,
         call_center,
+        park_slots,
     }
 }
 

@@ -243,18 +243,26 @@ fn park_by_transfer_to_888_lights_the_slot_and_dialling_it_retrieves() {
         json!({"name": "transfer", "call": id, "number": "888"}),
     );
     wait_ok("202 (parker, let go)", parker);
-    let lamp = c202.wait_event("slot 890 lamp", WAIT, |e| {
-        e["kind"] == "lamp" && e["extension"] == "890" && e["lamp"] == "hold"
+    let slot = c202.wait_event("slot 890 taken", WAIT, |e| {
+        e["kind"] == "park_slot" && e["slot"]["slot"] == "890" && e["slot"]["lamp"] == "hold"
     });
-    assert_eq!(lamp["peer"]["number"], "201", "{lamp}");
+    assert_eq!(slot["slot"]["peer"]["number"], "201", "{slot}");
     // 203 dials the slot and talks to 201; 203 hangs up.
     caller(&pbx, "uac_call.xml", "203", "890")
         .args(&["-d", "1500"])
         .run_ok();
     wait_ok("201 (parked, retrieved)", parked);
     c202.wait_event("slot 890 free", WAIT, |e| {
-        e["kind"] == "lamp" && e["extension"] == "890" && e["lamp"] == "idle"
+        e["kind"] == "park_slot" && e["slot"]["slot"] == "890" && e["slot"]["lamp"] == "idle"
     });
+    // A client starting now sees the slots in its snapshot.
+    let mut later = CtiClient::connect(pbx.cti);
+    let snap = later.login("203", "demo203", None);
+    let slots = snap["park_slots"].as_array().unwrap();
+    assert_eq!(slots.len(), 10, "{snap}");
+    assert_eq!(slots[0]["slot"], "890");
+    assert_eq!(slots[0]["lamp"], "idle");
+    assert_eq!(snap["extensions"].as_array().unwrap().len(), 8);
     let (done, out) = sub.wait(Duration::from_secs(30));
     let seen = notifies(&std::fs::read_to_string(&log).unwrap_or_default());
     assert!(done, "subscriber: {out}\n{seen:#?}");

@@ -459,7 +459,11 @@ queue: QueueStatus, } | { "kind": "agent",
 /**
  * The agent now.
  */
-agent: AgentStatus, };
+agent: AgentStatus, } | { "kind": "park_slot",
+/**
+ * The slot now.
+ */
+slot: ParkSlot, };
 
 /**
  * Everything a client shows about one extension.
@@ -574,6 +578,23 @@ talk_s: number, };
  * The line state of an extension, as a busy-lamp field shows it.
  */
 export type Lamp = "idle" | "ringing" | "busy" | "hold" | "unavailable";
+
+/**
+ * A call park slot (seed §10): `hold` while a call is parked in it, `idle` when free.
+ */
+export type ParkSlot = {
+/**
+ * The slot number (dialled to retrieve the call).
+ */
+slot: string,
+/**
+ * `idle` or `hold`.
+ */
+lamp: Lamp,
+/**
+ * The party parked there, when the viewer may see it.
+ */
+peer: Party | null, };
 
 /**
  * The other end of a call: a number and, when known, a name.
@@ -807,7 +828,11 @@ history: Array<HistoryEntry>,
  * Queues and agents: all of them for supervisors, the user's own agent record for an
  * agent; absent for everyone else.
  */
-call_center?: CallCenterView, };
+call_center?: CallCenterView,
+/**
+ * The call park slots (absent when the PBX has none).
+ */
+park_slots?: Array<ParkSlot>, };
 
 /**
  * The logged-in user.
