@@ -4,6 +4,8 @@
 //   queue_call      a SIPp caller enters 600; the agents' SIPp phones ring and never answer
 //   caller_left     the caller has hung up (abandoned)
 //   pause_by_phone  203 has dialled *81600*7 (pause in 600, reason 7)
+// then pauses and resumes from the agent's and the supervisor's panels, dynamic members added
+// and removed from both, the panel in Italian.
 // Screenshots 20-… in ARTIFACTS.
 
 import { UI_URL, WAIT_MS, check, launch, log, run, screenshot, signIn, step } from './e2e-lib.mjs';
@@ -32,6 +34,19 @@ const seconds = (text) => {
   return m ? Number(m[1]) * 60 + Number(m[2]) : NaN;
 };
 
+/** Waits until the "m:ss" duration shown at `sel` is past `was` seconds: it counts on in the
+ *  page with no frame from the server. */
+async function ticksPast(p, sel, was) {
+  await p.waitForFunction(
+    ([s, w]) => {
+      const m = /^(\d+):(\d\d)$/.exec(document.querySelector(s)?.textContent?.trim() ?? '');
+      return m !== null && Number(m[1]) * 60 + Number(m[2]) > w;
+    },
+    [sel, was],
+    { timeout: WAIT_MS },
+  );
+}
+
 await run(browser, () => page, async () => {
   // The supervisor signs in and opens the panel.
   const sup = await newPage('en-US');
@@ -54,14 +69,7 @@ await run(browser, () => page, async () => {
   const oldest = `${card('600')} [data-testid=oldest-wait]`;
   const first = seconds(await sup.textContent(oldest));
   check(!Number.isNaN(first), `the oldest wait is a duration: ${await sup.textContent(oldest)}`);
-  await sup.waitForFunction(
-    ([sel, was]) => {
-      const m = /^(\d+):(\d\d)$/.exec(document.querySelector(sel)?.textContent?.trim() ?? '');
-      return m !== null && Number(m[1]) * 60 + Number(m[2]) > was;
-    },
-    [oldest, first],
-    { timeout: WAIT_MS },
-  );
+  await ticksPast(sup, oldest, first);
   log(`oldest wait went on from ${first} s to ${await sup.textContent(oldest)}`);
   await screenshot(sup, '21-supervisor-waiting-caller.png');
   await sup.click('[data-testid=open-wallboard]');
@@ -88,6 +96,10 @@ await run(browser, () => page, async () => {
   const why = await sup.textContent(`${gridRow('203')} [data-testid=agent-pause]`);
   check(why.includes('7 · since'), `203's pause has reason 7 and a start: ${why}`);
   await wait(sup, `${card('600')} [data-member="203"][data-state="paused"]`);
+  // Its time in pause counts on in the page while the pause lasts.
+  const pauseTime = `${gridRow('203')} [data-testid=pause-time]`;
+  const paused = seconds(await sup.textContent(pauseTime));
+  await ticksPast(sup, pauseTime, paused);
   await screenshot(sup, '24-supervisor-pause-by-phone.png');
 
   // 202 pauses from its own queue panel, with a reason.
@@ -126,6 +138,25 @@ await run(browser, () => page, async () => {
   await agent.click('[data-testid=resume-all]');
   await wait(sup, `${gridRow('202')}[data-state="free"]`);
 
+  // Dynamic members: 202 logs in to 601 from its panel and out again; the supervisor adds 204
+  // to 600 and removes it.
+  await agent.fill('[data-testid=queue-panel] input[name=queue]', '601');
+  await agent.click('[data-testid=queue-panel] form.login button[type=submit]');
+  await wait(agent, myRow('601'));
+  check((await agent.textContent(myRow('601'))).includes('logged in'), '601 is a dynamic membership');
+  await wait(sup, `${card('601')} [data-member="202"]`);
+  await agent.click(`${myRow('601')} button[aria-label="Log out of queue 601"]`);
+  await wait(agent, myRow('601'), { state: 'detached' });
+  await wait(sup, `${card('601')} [data-member="202"]`, { state: 'detached' });
+  await sup.selectOption('[data-testid=add-member] select >> nth=0', '600');
+  await sup.selectOption('[data-testid=add-member] select >> nth=1', '204');
+  await sup.click('[data-testid=add-member] button[type=submit]');
+  await wait(sup, `${card('600')} [data-member="204"]`);
+  await wait(sup, `${gridRow('204')} li.chip[data-queue="600"]`);
+  await screenshot(sup, '27-supervisor-added-member.png');
+  await sup.click(`${gridRow('204')} li.chip[data-queue="600"] button.x`);
+  await wait(sup, `${card('600')} [data-member="204"]`, { state: 'detached' });
+
   // The panel in Italian.
   const it = await newPage('it-IT');
   page = it;
@@ -137,6 +168,6 @@ await run(browser, () => page, async () => {
   await wait(it, `${gridRow('203')}[data-state="paused"]`);
   check((await it.textContent(gridRow('203'))).includes('In pausa'), 'Italian agent state');
   check((await it.textContent(card('600'))).includes('Abbandonate'), 'Italian statistics');
-  await screenshot(it, '27-supervisore-italiano.png');
+  await screenshot(it, '28-supervisore-italiano.png');
   check(pageErrors.length === 0, `no page errors: ${pageErrors.join('; ')}`);
 });

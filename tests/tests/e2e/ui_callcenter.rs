@@ -13,9 +13,9 @@ use std::time::Duration;
 const RUN_LIMIT: Duration = Duration::from_secs(240);
 const SIPP_LIMIT: Duration = Duration::from_secs(30);
 /// How long the caller waits in queue 600 before hanging up: long enough for the browser to
-/// see it wait and the age count on, shorter than the queue's 15 s ring time-out, so the ringing
-/// agent is not auto-paused.
-const CALLER_WAITS_MS: &str = "11000";
+/// see it wait and the age count on, shorter than the queue's 15 s ring time-out, so only the
+/// first agent is rung and its ring is not timed out.
+const CALLER_WAITS_MS: &str = "13000";
 
 fn finished_ok(what: &str, sipp: SippChild) {
     let (ok, out) = sipp.wait(SIPP_LIMIT);
