@@ -192,6 +192,10 @@ pub enum ErrorCode {
 }
 
 /// A frame from the server.
+// A frame lives from being built to being serialised (or from parsing to being applied), one
+// at a time, and snapshots are rare: boxing the big variant would cost every user an API
+// change for no memory won.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
@@ -263,6 +267,12 @@ pub struct Snapshot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub park_slots: Option<Vec<ParkSlot>>,
+    /// The server's clock when it sent the snapshot (milliseconds since the Unix epoch), so a
+    /// client can count ages (a caller's wait, a pause) on the server's clock rather than its
+    /// own; absent from servers that do not send it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub server_ms: Option<i64>,
 }
 
 /// A change, inside an `event` frame.

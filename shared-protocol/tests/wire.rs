@@ -178,6 +178,7 @@ fn snapshot() -> Snapshot {
         history: vec![outbound_to_luca()],
         call_center: None,
         park_slots: None,
+        server_ms: Some(1_718_000_010_000),
     }
 }
 

@@ -246,10 +246,9 @@ impl Hub {
                 first.extend(visible);
             }
             Some((_, Err(ResumeGap::OutOfWindow))) | None => {
-                first.push(frame(&ServerMsg::Snapshot(view::snapshot(
-                    &inner.model,
-                    &viewer,
-                ))));
+                let mut snapshot = view::snapshot(&inner.model, &viewer);
+                snapshot.server_ms = Some(crate::core::wall_ms());
+                first.push(frame(&ServerMsg::Snapshot(snapshot)));
             }
         }
         let (tx, rx) = mpsc::channel(CLIENT_QUEUE);

@@ -225,6 +225,8 @@ pub fn snapshot(model: &Model, viewer: &Viewer) -> Snapshot {
         history,
         call_center,
         park_slots,
+        // Set by the hub when the frame leaves, so this view stays a pure function of the model.
+        server_ms: None,
     }
 }
 

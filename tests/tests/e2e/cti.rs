@@ -319,13 +319,27 @@ fn websocket_clients_get_the_same_stream_and_oversized_frames_are_refused() {
     let (mut ws, _) = tungstenite::connect(url.as_str()).unwrap();
     send(&mut ws, json!({"type": "ping"}));
     assert_eq!(next(&mut ws)["type"], "pong");
+    let wall_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    let before = wall_ms();
     send(
         &mut ws,
         json!({"type": "login", "user": "204", "password": "demo204"}),
     );
     let snap = next(&mut ws);
+    let after = wall_ms();
     assert_eq!(snap["type"], "snapshot", "{snap}");
     assert_eq!(snap["protocol"], shared_protocol::PROTOCOL_VERSION);
+    // The server's clock when it sent the snapshot (same machine: between our two readings).
+    let server_ms = snap["server_ms"].as_i64().unwrap();
+    assert!(
+        (before..=after).contains(&server_ms),
+        "{before} {server_ms} {after}"
+    );
     assert_eq!(snap["user"]["extension"], "204");
     assert_eq!(snap["extensions"].as_array().unwrap().len(), 8);
     // A registration elsewhere reaches this client as events.

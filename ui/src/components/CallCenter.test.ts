@@ -37,8 +37,10 @@ function agent203(): AgentStatus {
 
 /** The doc's snapshot for a supervisor (201) or for agent 202, with the call-center part made
  *  of the doc's `queue` and `agent` event payloads. */
-function snapshot(who: 'supervisor' | 'agent' | 'plain'): ServerMsg {
+function snapshot(who: 'supervisor' | 'agent' | 'plain', serverMs = Date.now()): ServerMsg {
   const s = example<Snapshot>('snapshot');
+  // The server's clock agrees with ours unless a test says otherwise.
+  s.server_ms = serverMs;
   if (who === 'supervisor') {
     s.user.permissions.supervisor = true;
     s.call_center = {
@@ -56,7 +58,7 @@ function $(sel: string): HTMLElement | null {
   return document.body.querySelector(sel);
 }
 
-function start(who: 'supervisor' | 'agent' | 'plain', lang: Lang = 'en') {
+function start(who: 'supervisor' | 'agent' | 'plain', lang: Lang = 'en', serverMs = Date.now()) {
   app = new AppState({ lang, makeTransport: () => transport });
   component = mount(App, { target: document.body, props: { app } });
   flushSync();
@@ -71,7 +73,7 @@ function start(who: 'supervisor' | 'agent' | 'plain', lang: Lang = 'en') {
   }
   form.requestSubmit();
   transport.last.open();
-  transport.last.deliver(snapshot(who));
+  transport.last.deliver(snapshot(who, serverMs));
   flushSync();
 }
 
@@ -227,7 +229,17 @@ describe('the supervisor panel', () => {
     expect($('[data-testid=queue-card][data-queue="601"] [data-testid=waiting]')!.textContent).toBe('0');
   });
 
-  it('has the agent grid, and pauses, resumes, removes and adds any agent', () => {
+  it('counts ages on the server clock when ours is wrong', () => {
+    // Our clock is 30 s behind the server's; the caller entered 42 s before the snapshot.
+    vi.setSystemTime(1718000300000 + 42_000 - 30_000);
+    start('supervisor', 'en', 1718000300000 + 42_000);
+    tab('supervisor');
+    vi.advanceTimersByTime(1000);
+    flushSync();
+    expect($('[data-queue="600"] [data-testid=oldest-wait]')!.textContent).toBe('0:43');
+  });
+
+    it('has the agent grid, and pauses, resumes, removes and adds any agent', () => {
     vi.setSystemTime(1718000400000 + 60_000);
     start('supervisor');
     tab('supervisor');

@@ -37,7 +37,7 @@ export class AppState {
   /** Why the last sign-in ended, for the login form. */
   failure: { code: Failure; detail: string; address: string } | null = $state(null);
   toasts: Toast[] = $state([]);
-  /** Wall clock, ticking each second, for call timers. */
+  /** Wall clock, ticking each second, for call timers and ages; aligned with the server's. */
   now: number = $state(Date.now());
   /** Replaced whole on every change (never mutated), so a plain set is reactive enough. */
   favourites: ReadonlySet<string> = $state(NO_FAVOURITES);
@@ -75,7 +75,9 @@ export class AppState {
       server: saved.server || (globalThis.location?.host ?? ''),
       user: saved.user ?? '',
     };
-    setInterval(() => (this.now = Date.now()), 1000);
+    // On the server's clock: the times in frames are, and a wrong local clock must not show
+    // wrong ages.
+    setInterval(() => (this.now = Date.now() + this.view.clockOffsetMs), 1000);
     globalThis.addEventListener?.('online', () => this.session?.retryNow());
   }
 

@@ -62,6 +62,8 @@ describe('login', () => {
     transport.last.deliver(snap());
     expect(session.status).toEqual({ phase: 'live' });
     expect(store.view.extensions['202']?.lamp).toBe('idle');
+    // The snapshot's server_ms against the session's clock when it arrived.
+    expect(store.view.clockOffsetMs).toBe(1718000010000 - clock.now());
   });
 
   it.each([

@@ -249,7 +249,8 @@ export class CtiSession {
     this.kickSilence(conn);
     switch (m.type) {
       case 'snapshot': {
-        const r = this.o.store.applySnapshot(m);
+        // When it arrived, to align the view's clock with the server's (`server_ms`).
+        const r = this.o.store.applySnapshot(m, this.clock.now());
         if (!r.ok) {
           this.finish('outdated', r.reason === 'protocol_too_new' ? `server protocol ${r.protocol}` : r.reason);
           return;

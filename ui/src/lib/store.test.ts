@@ -82,7 +82,19 @@ describe('snapshot', () => {
     expect(s.view.history).toEqual([]);
   });
 
-  it('from a newer protocol is refused', () => {
+  it('tells how far the server clock is from ours', () => {
+    const s = new CtiStore();
+    s.applySnapshot(snapshot(), 1718000010000 - 30_000); // we are 30 s behind
+    expect(s.view.clockOffsetMs).toBe(30_000);
+    const old = snapshot();
+    delete old.server_ms; // a server that does not say
+    s.applySnapshot(old, 5);
+    expect(s.view.clockOffsetMs).toBe(0);
+    s.applySnapshot(snapshot()); // no arrival time given
+    expect(s.view.clockOffsetMs).toBe(0);
+  });
+
+    it('from a newer protocol is refused', () => {
     const s = new CtiStore();
     const snap = snapshot();
     snap.protocol = PROTOCOL_VERSION + 1;

@@ -50,6 +50,10 @@ export interface CtiView {
    *  `agents` so a queue's view depends on its own members only, and changes only when the
    *  membership does (not on every state change). */
   queueMembers: Record<string, string[]>;
+  /** The server's clock minus ours (ms), from the snapshot's `server_ms` and when it arrived;
+   *  0 when the server does not say. Ages are counted on `Date.now() + clockOffsetMs`, since
+   *  every time in the frames is on the server's clock. */
+  clockOffsetMs: number;
   /** `seq` of the snapshot or of the last event applied. */
   lastSeq: number | null;
 }
@@ -75,6 +79,7 @@ export function emptyView(): CtiView {
     queues: {},
     agents: {},
     queueMembers: {},
+    clockOffsetMs: 0,
     lastSeq: null,
   };
 }
@@ -106,8 +111,9 @@ export class CtiStore {
     Object.assign(this.view, emptyView());
   }
 
-  /** A snapshot replaces all state, whenever it comes. */
-  applySnapshot(s: Snapshot): Applied {
+  /** A snapshot replaces all state, whenever it comes. `receivedMs`: the local clock when it
+   *  arrived, to compare with the server's `server_ms`. */
+  applySnapshot(s: Snapshot, receivedMs?: number): Applied {
     if (s.protocol > PROTOCOL_VERSION) {
       return { ok: false, reason: 'protocol_too_new', protocol: s.protocol };
     }
@@ -137,6 +143,9 @@ export class CtiStore {
     v.queues = queues;
     v.agents = agents;
     v.queueMembers = queueMembers;
+    // The link's latency makes this a little low; that is well under the second the views show.
+    v.clockOffsetMs =
+      s.server_ms !== undefined && s.server_ms !== null && receivedMs !== undefined ? s.server_ms - receivedMs : 0;
     v.lastSeq = s.seq;
     return { ok: true };
   }

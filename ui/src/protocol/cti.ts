@@ -832,7 +832,13 @@ call_center?: CallCenterView,
 /**
  * The call park slots (absent when the PBX has none).
  */
-park_slots?: Array<ParkSlot>, };
+park_slots?: Array<ParkSlot>,
+/**
+ * The server's clock when it sent the snapshot (milliseconds since the Unix epoch), so a
+ * client can count ages (a caller's wait, a pause) on the server's clock rather than its
+ * own; absent from servers that do not send it.
+ */
+server_ms?: number, };
 
 /**
  * The logged-in user.
