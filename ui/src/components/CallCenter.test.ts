@@ -286,7 +286,23 @@ describe('the supervisor panel', () => {
     expect(row('203').querySelector('[data-testid=pause-time]')!.textContent).toBe('0:10');
   });
 
-  it('opens the wallboard and closes it with Escape', () => {
+  it('opens straight on the wallboard with ?view=wallboard, for supervisors only', () => {
+    window.history.replaceState({}, '', '/?view=wallboard');
+    try {
+      start('supervisor');
+      expect($('[data-testid=wallboard]')).not.toBeNull();
+      unmount(component!);
+      component = null;
+      document.body.innerHTML = '';
+      start('agent');
+      expect($('[data-testid=wallboard]')).toBeNull();
+      expect($('[data-testid=main]')).not.toBeNull();
+    } finally {
+      window.history.replaceState({}, '', '/');
+    }
+  });
+
+    it('opens the wallboard and closes it with Escape', () => {
     vi.setSystemTime(1718000300000 + 5_000);
     start('supervisor');
     tab('supervisor');
