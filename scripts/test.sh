@@ -6,9 +6,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
-for pair in cmake:cmake sipp:sip-tester baresip:baresip tcpdump:tcpdump python3:python3 /usr/lib/postgresql/15/bin/initdb:postgresql; do
+for pair in cmake:cmake sipp:sip-tester baresip:baresip tcpdump:tcpdump python3:python3 /usr/lib/postgresql/15/bin/initdb:postgresql \
+    pkg-config:pkg-config xvfb-run:xvfb xauth:xauth WebKitWebDriver:webkit2gtk-driver; do
   bin=${pair%%:*}; pkg=${pair#*:}
   if ! command -v "$bin" >/dev/null 2>&1 && [ ! -x "$bin" ]; then need_pkgs+=("$pkg"); fi
+done
+# The desktop app (cti-desktop, Tauri 2) links WebKitGTK, GTK, the tray library, librsvg and
+# libsoup; checked by their pkg-config names.
+for pair in webkit2gtk-4.1:libwebkit2gtk-4.1-dev gtk+-3.0:libgtk-3-dev \
+    ayatana-appindicator3-0.1:libayatana-appindicator3-dev librsvg-2.0:librsvg2-dev \
+    libsoup-3.0:libsoup-3.0-dev openssl:libssl-dev; do
+  mod=${pair%%:*}; pkg=${pair#*:}
+  if ! pkg-config --exists "$mod" 2>/dev/null; then need_pkgs+=("$pkg"); fi
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "== installing ${need_pkgs[*]}"
@@ -32,6 +41,16 @@ if ! "$st_venv/bin/schemathesis" --version >/dev/null 2>&1; then
   "$st_venv/bin/pip" install -q 'schemathesis>=4,<5'
 fi
 export CENTRALINO_SCHEMATHESIS="$st_venv/bin/schemathesis"
+
+# tauri-driver (crates.io) for the desktop app's WebDriver test, installed outside the clone
+# once (~45 s); Debian's WebKitWebDriver does the browser side.
+td_root="${XDG_CACHE_HOME:-$HOME/.cache}/centralino/tauri-driver"
+if ! "$td_root/bin/tauri-driver" --help >/dev/null 2>&1; then
+  echo "== installing tauri-driver in $td_root"
+  CARGO_TARGET_DIR="$td_root/build" cargo install tauri-driver --locked --version '^2' --root "$td_root"
+  rm -rf "$td_root/build"
+fi
+export TAURI_DRIVER="$td_root/bin/tauri-driver"
 
 # The web UI (ui/): Node.js and npm come with the machine; its browser test drives Debian's
 # Chromium through playwright-core (no browser download).

@@ -184,13 +184,13 @@ impl Client {
 }
 
 /// One connection, whatever carries it.
-enum Conn {
+pub(crate) enum Conn {
     Tcp(Framed<TcpStream, LinesCodec>),
     Ws(Box<tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>>),
 }
 
 #[derive(Debug, thiserror::Error)]
-enum ConnError {
+pub(crate) enum ConnError {
     #[error("connect: {0}")]
     Io(#[from] std::io::Error),
     #[error("websocket: {0}")]
@@ -200,7 +200,7 @@ enum ConnError {
 }
 
 impl Conn {
-    async fn open(server: &Server) -> Result<Conn, ConnError> {
+    pub(crate) async fn open(server: &Server) -> Result<Conn, ConnError> {
         match server {
             Server::Tcp(addr) => {
                 let s = TcpStream::connect(addr).await?;
@@ -219,7 +219,7 @@ impl Conn {
         }
     }
 
-    async fn send(&mut self, text: String) -> Result<(), ConnError> {
+    pub(crate) async fn send(&mut self, text: String) -> Result<(), ConnError> {
         match self {
             Conn::Tcp(f) => Ok(f.send(text).await?),
             Conn::Ws(ws) => Ok(ws.send(Message::Text(text.into())).await?),
@@ -227,7 +227,7 @@ impl Conn {
     }
 
     /// The next text frame; `None` when the connection closed.
-    async fn recv(&mut self) -> Option<Result<String, ConnError>> {
+    pub(crate) async fn recv(&mut self) -> Option<Result<String, ConnError>> {
         loop {
             match self {
                 Conn::Tcp(f) => return f.next().await.map(|r| r.map_err(ConnError::from)),

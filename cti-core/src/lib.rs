@@ -10,6 +10,7 @@
 pub mod client;
 pub mod media;
 pub mod phone;
+pub mod relay;
 pub mod session;
 pub mod state;
 

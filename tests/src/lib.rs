@@ -8,6 +8,7 @@
 
 pub mod blf;
 pub mod cti;
+pub mod http;
 pub mod pcap;
 pub mod proxy;
 pub mod softphone;

@@ -91,7 +91,8 @@ pub struct TenantState {
 impl TenantState {
     /// Whether a number is one of this tenant's extensions (not masked).
     pub fn is_internal(&self, number: &str) -> bool {
-        self.extensions.contains_key(number)
+        // A queue's number is the PBX's own, like an extension's: never masked.
+        self.extensions.contains_key(number) || self.queues.contains_key(number)
     }
 }
 

@@ -12,6 +12,8 @@ mod control;
 mod crash;
 mod cti;
 mod cti_core;
+mod desktop;
+mod desktop_api;
 mod malformed;
 mod postgres;
 mod queue_cti;

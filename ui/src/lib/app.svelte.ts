@@ -54,7 +54,14 @@ export class AppState {
   private toastId = 0;
   private readonly makeTransport: (url: string) => CtiTransport;
 
-  constructor(opts: { lang?: Lang; makeTransport?: (url: string) => CtiTransport } = {}) {
+  constructor(
+    opts: {
+      lang?: Lang;
+      makeTransport?: (url: string) => CtiTransport;
+      /** The server address offered at the first sign-in (the page's host in a browser). */
+      defaultServer?: string;
+    } = {},
+  ) {
     this.lang =
       opts.lang ??
       pickLang(
@@ -72,7 +79,7 @@ export class AppState {
       saved = {};
     }
     this.lastLogin = {
-      server: saved.server || (globalThis.location?.host ?? ''),
+      server: saved.server || (opts.defaultServer ?? globalThis.location?.host ?? ''),
       user: saved.user ?? '',
     };
     // On the server's clock: the times in frames are, and a wrong local clock must not show
