@@ -256,6 +256,14 @@ pub enum BusEvent {
         /// The queue now.
         queue: Box<shared_protocol::QueueStatus>,
     },
+    /// The configured extensions after a directory reload (created, deleted, renamed or
+    /// renumbered ones); sent before the lamps that follow the reload.
+    Directory {
+        /// Tenant domain.
+        tenant: String,
+        /// Every extension now: number and display name.
+        extensions: Vec<(String, String)>,
+    },
     /// An agent's live state changed (no queues left: removed).
     Agent {
         /// Tenant domain.

@@ -106,12 +106,18 @@ impl Core {
         mut control: mpsc::Receiver<Control>,
         mut shutdown: watch::Receiver<bool>,
     ) {
-        let numbers: Vec<String> = self
+        let extensions: Vec<(String, String)> = self
             .dir
             .extensions()
             .iter()
-            .map(|e| e.number.clone())
+            .map(|e| (e.number.clone(), e.name.clone()))
             .collect();
+        let numbers: Vec<String> = extensions.iter().map(|(n, _)| n.clone()).collect();
+        // The CTI hub learns the new set of extensions before their lamps.
+        let _ = self.bus.send(BusEvent::Directory {
+            tenant: self.tenant.clone(),
+            extensions,
+        });
         for number in numbers {
             let reachable = self.dir.reachable(&number);
             for change in self.lamps.set_reachable(&self.tenant, &number, reachable) {
@@ -564,12 +570,18 @@ impl Core {
             registrations_dropped = dropped.len(),
             "directory reloaded"
         );
-        let numbers: Vec<String> = self
+        let extensions: Vec<(String, String)> = self
             .dir
             .extensions()
             .iter()
-            .map(|e| e.number.clone())
+            .map(|e| (e.number.clone(), e.name.clone()))
             .collect();
+        let numbers: Vec<String> = extensions.iter().map(|(n, _)| n.clone()).collect();
+        // The CTI hub learns the new set of extensions before their lamps.
+        let _ = self.bus.send(BusEvent::Directory {
+            tenant: self.tenant.clone(),
+            extensions,
+        });
         for number in numbers {
             let reachable = self.dir.reachable(&number);
             for change in self.lamps.set_reachable(&self.tenant, &number, reachable) {

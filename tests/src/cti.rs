@@ -224,6 +224,21 @@ impl CtiClient {
         }
     }
 
+    /// Reads frames until `f` holds for the local state (snapshot plus events), or panics
+    /// after `limit`.
+    pub fn wait_state(&mut self, what: &str, limit: Duration, mut f: impl FnMut(&State) -> bool) {
+        let deadline = Instant::now() + limit;
+        while !f(&self.state) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "timed out waiting for {what}; state: {:#?}",
+                self.state
+            );
+            self.read(left);
+        }
+    }
+
     /// Reads whatever arrives within `quiet` of silence.
     pub fn drain(&mut self, quiet: Duration) {
         while self.read(quiet).is_some() {}

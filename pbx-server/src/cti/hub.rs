@@ -177,6 +177,12 @@ impl Hub {
     fn apply(&self, ev: BusEvent) {
         let now = Instant::now();
         let mut inner = self.lock();
+        if let BusEvent::Directory { tenant, extensions } = &ev {
+            if inner.model.set_directory(tenant, extensions) {
+                self.resync(&mut inner, tenant);
+            }
+            return;
+        }
         let logged = inner.model.apply(now, ev);
         self.fan_out(&mut inner, &logged);
         inner.model.trim(now);
@@ -219,6 +225,47 @@ impl Hub {
                         .session(Instant::now(), &c.viewer.tenant, ext, false);
                     // Closing a session only changes presence; its fan-out cannot drop
                     // the client we just removed, so one level of recursion at most.
+                    self.fan_out(inner, &out);
+                }
+            }
+        }
+    }
+
+    /// The set of a tenant's extensions changed: every client of the tenant gets a fresh
+    /// snapshot (the protocol lets one come at any time and replaces all state with it), in
+    /// its queue after the events before the change and before those after it.
+    fn resync(&self, inner: &mut Inner, tenant: &str) {
+        use std::sync::atomic::Ordering;
+        let server_ms = Some(crate::core::wall_ms());
+        let mut dead = Vec::new();
+        let mut sent = 0usize;
+        for (id, c) in &inner.clients {
+            if c.viewer.tenant != tenant {
+                continue;
+            }
+            let mut snapshot = view::snapshot(&inner.model, &c.viewer);
+            snapshot.server_ms = server_ms;
+            if c.tx
+                .try_send(frame(&ServerMsg::Snapshot(snapshot)))
+                .is_err()
+            {
+                dead.push(*id);
+            } else {
+                sent += 1;
+            }
+        }
+        tracing::info!(
+            tenant,
+            clients = sent,
+            "cti: extensions changed, snapshots sent"
+        );
+        for id in dead {
+            if let Some(c) = inner.clients.remove(&id) {
+                self.metrics.clients.fetch_sub(1, Ordering::Relaxed);
+                self.metrics.dropped_slow.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(user = %c.viewer.username, "cti client too slow: queue full, disconnected");
+                if let Some(ext) = &c.viewer.extension {
+                    let out = inner.model.session(Instant::now(), tenant, ext, false);
                     self.fan_out(inner, &out);
                 }
             }

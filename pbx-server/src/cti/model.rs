@@ -110,6 +110,9 @@ pub struct Model {
     log: VecDeque<Arc<Logged>>,
     seq: u64,
     replay_events: usize,
+    /// The `seq` of the last change of the set of extensions: a client resuming from before
+    /// it gets a snapshot (no event says "extension added"; the snapshot carries the set).
+    resync_floor: u64,
 }
 
 impl Default for Model {
@@ -135,6 +138,7 @@ impl Model {
             log: VecDeque::new(),
             seq: base,
             replay_events,
+            resync_floor: base,
         }
     }
 
@@ -155,6 +159,42 @@ impl Model {
         t.extensions
             .entry(number.to_string())
             .or_insert_with(|| new_row(tenant, number, name));
+    }
+
+    /// After a directory reload: the tenant's extensions are exactly `extensions` (number,
+    /// display name). New ones appear (lamp unavailable until the core says otherwise),
+    /// deleted ones disappear, renamed ones take their new name; everything else of a kept
+    /// extension stays. Returns whether anything changed; if so the sequence moves on and
+    /// becomes the resync floor, and the caller sends fresh snapshots to the tenant's clients
+    /// (docs/cti-protocol.md, "Sequence numbers and resync").
+    pub fn set_directory(&mut self, tenant: &str, extensions: &[(String, String)]) -> bool {
+        let t = self.tenants.entry(tenant.to_string()).or_default();
+        let wanted: HashMap<&str, &str> = extensions
+            .iter()
+            .map(|(n, name)| (n.as_str(), name.as_str()))
+            .collect();
+        let before = t.extensions.len();
+        t.extensions.retain(|n, _| wanted.contains_key(n.as_str()));
+        let mut changed = t.extensions.len() != before;
+        for (number, name) in &wanted {
+            match t.extensions.get_mut(*number) {
+                Some(row) if row.name == *name => {}
+                Some(row) => {
+                    row.name = (*name).to_string();
+                    changed = true;
+                }
+                None => {
+                    t.extensions
+                        .insert((*number).to_string(), new_row(tenant, number, name));
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            self.seq += 1;
+            self.resync_floor = self.seq;
+        }
+        changed
     }
 
     /// Declares a call park slot (at start).
@@ -265,6 +305,10 @@ impl Model {
                 self.refresh_presence(now, &tenant, &extension, &mut out);
             }
             BusEvent::CallRecord(rec) => self.on_record(now, *rec, &mut out),
+            // Logs no event: the hub answers a change with fresh snapshots (`Hub::apply`).
+            BusEvent::Directory { tenant, extensions } => {
+                self.set_directory(&tenant, &extensions);
+            }
             BusEvent::Queue { tenant, queue } => {
                 let t = self.tenants.entry(tenant.clone()).or_default();
                 if t.queues.get(&queue.number) == Some(&*queue) {
@@ -325,6 +369,14 @@ impl Model {
         open: bool,
     ) -> Vec<Arc<Logged>> {
         let mut out = Vec::new();
+        // A session of a deleted extension's user: nothing to show (and no ghost row).
+        if self
+            .tenants
+            .get(tenant)
+            .is_none_or(|t| !t.extensions.contains_key(extension))
+        {
+            return out;
+        }
         let row = self.row(tenant, extension);
         row.sessions = if open {
             row.sessions.saturating_add(1)
@@ -338,6 +390,9 @@ impl Model {
     /// The events after `from` that are still in the window, oldest first.
     pub fn since(&self, from: u64) -> Result<Vec<Arc<Logged>>, ResumeGap> {
         if from > self.seq {
+            return Err(ResumeGap::OutOfWindow);
+        }
+        if from < self.resync_floor {
             return Err(ResumeGap::OutOfWindow);
         }
         if from == self.seq {
@@ -673,6 +728,46 @@ mod tests {
         assert_eq!(m.since(1004).unwrap().len(), 4);
         // An earlier life numbered below this one's base: a gap, never a wrong replay.
         assert_eq!(m.since(3).unwrap_err(), ResumeGap::OutOfWindow);
+    }
+
+    #[test]
+    fn a_directory_reload_adds_removes_and_renames_and_forces_a_snapshot_on_resume() {
+        let mut m = Model::with_window(100, 1000);
+        let t = Instant::now();
+        m.add_extension("default", "201", "Anna");
+        m.add_extension("default", "202", "Luca");
+        m.apply(t, lamp("201", Lamp::Idle));
+        let before = m.seq();
+        let dir = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(n, s)| (n.to_string(), s.to_string()))
+                .collect()
+        };
+        // Unchanged: nothing moves, resuming still replays.
+        assert!(!m.set_directory("default", &dir(&[("201", "Anna"), ("202", "Luca")])));
+        assert_eq!(m.seq(), before);
+        assert!(m.since(before - 1).is_ok());
+        // 202 deleted, 201 renamed, 301 created (unavailable until its lamp comes).
+        assert!(m.set_directory("default", &dir(&[("201", "Anna R."), ("301", "Nuovo")])));
+        let t_state = m.tenant("default").unwrap();
+        let names: Vec<(&str, &str)> = t_state
+            .extensions
+            .iter()
+            .map(|(n, r)| (n.as_str(), r.name.as_str()))
+            .collect();
+        assert_eq!(names, [("201", "Anna R."), ("301", "Nuovo")]);
+        assert_eq!(t_state.extensions["201"].lamp.lamp, Lamp::Idle, "kept");
+        assert_eq!(t_state.extensions["301"].lamp.lamp, Lamp::Unavailable);
+        // A client resuming from before the change gets a snapshot; from the new seq, a replay.
+        assert!(m.seq() > before);
+        assert_eq!(m.since(before).unwrap_err(), ResumeGap::OutOfWindow);
+        assert!(m.since(m.seq()).unwrap().is_empty());
+        let after = m.seq();
+        m.apply(t, lamp("301", Lamp::Idle));
+        assert!(!m.since(after).unwrap().is_empty());
+        // A session of the deleted extension's user leaves no ghost row behind.
+        assert!(m.session(t, "default", "202", false).is_empty());
+        assert!(!m.tenant("default").unwrap().extensions.contains_key("202"));
     }
 
     #[test]

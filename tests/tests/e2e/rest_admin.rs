@@ -3,9 +3,78 @@
 //! or deleted account loses its registration; users and custom roles with their levels.
 
 use super::rest_util::{caller, register_with, Api};
-use centralino_e2e::{free_media_port, free_udp_port, uas, Pbx, Sipp};
+use centralino_e2e::cti::CtiClient;
+use centralino_e2e::{free_media_port, free_udp_port, register, uas, Pbx, Sipp};
 use serde_json::json;
 use std::time::{Duration, Instant};
+
+#[test]
+fn cti_clients_connected_before_follow_extensions_created_renamed_and_deleted_over_the_api() {
+    let pbx = Pbx::start();
+    let admin = Api::new(pbx.http, "admin", "admin");
+    let mut cti = CtiClient::logged_in(pbx.cti, "201", "demo201");
+    assert!(!cti.state.extensions.contains_key("301"));
+    let seq_before = cti.last_seq;
+    admin.expect(
+        201,
+        "post",
+        "/rest/extension",
+        Some(&json!({
+            "number": "301", "firstName": "Nuovo", "lastName": "Interno",
+            "accounts": [{"username": "301", "password": "secret-301"}]
+        })),
+    );
+    let wait = Duration::from_secs(15);
+    cti.wait_state("301 in the CTI", wait, |s| {
+        s.extensions
+            .get("301")
+            .is_some_and(|e| e["name"] == "Nuovo Interno" && e["lamp"] == "unavailable")
+    });
+    assert!(
+        cti.last_seq > seq_before,
+        "a fresh snapshot moves the seq on"
+    );
+    // Its lamp follows its phone, as any extension's.
+    register_with(&pbx, "301", "secret-301", free_udp_port());
+    cti.wait_event("301's lamp idle", wait, |e| {
+        e["kind"] == "lamp" && e["extension"] == "301" && e["lamp"] == "idle"
+    });
+    assert_eq!(cti.state.extensions["301"]["lamp"], "idle");
+    assert_eq!(
+        cti.state.extensions["301"]["accounts"][0]["registered"], true,
+        "{:#}",
+        cti.state.extensions["301"]
+    );
+    // A client logging in now sees it too; one resuming from before the change gets a
+    // snapshot with it, not a replay that would miss it.
+    let fresh = CtiClient::logged_in(pbx.cti, "202", "demo202");
+    assert_eq!(fresh.state.extensions["301"]["lamp"], "idle");
+    let mut resumed = CtiClient::connect(pbx.cti);
+    let first = resumed.login("203", "demo203", Some(seq_before));
+    assert_eq!(first["type"], "snapshot", "{first}");
+    assert!(resumed.state.extensions.contains_key("301"));
+
+    // Renamed, then deleted.
+    admin.expect(
+        200,
+        "put",
+        "/rest/extension/301",
+        Some(&json!({"firstName": "Rinominato"})),
+    );
+    cti.wait_state("301 renamed", wait, |s| {
+        s.extensions
+            .get("301")
+            .is_some_and(|e| e["name"] == "Rinominato Interno")
+    });
+    admin.expect(204, "delete", "/rest/extension/301", None);
+    cti.wait_state("301 gone", wait, |s| !s.extensions.contains_key("301"));
+    assert!(cti.state.extensions.contains_key("202"), "the others stay");
+    // The connection is still live: events keep coming for the others.
+    register(&pbx, "202", free_udp_port());
+    cti.wait_event("202's lamp idle", wait, |e| {
+        e["kind"] == "lamp" && e["extension"] == "202" && e["lamp"] == "idle"
+    });
+}
 
 #[test]
 fn an_extension_created_over_the_api_registers_and_takes_a_call_without_a_restart() {
