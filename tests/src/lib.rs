@@ -49,24 +49,25 @@ pub fn free_udp_port() -> u16 {
         .port()
 }
 
-/// A free even port whose successor is free too (RTP + RTCP for SIPp's -mp).
+/// A free even port for SIPp's -mp whose next three are free too: SIPp binds audio RTP and
+/// RTCP, then video RTP and RTCP (base + 2, base + 3) even with no video. Taken from
+/// 6000-9999, below the softphones' blocks (10000 up), the PBXes' RTP ranges (20000 up) and
+/// the ephemeral range (32768 up), where another test's port-0 socket could take it first.
 pub fn free_media_port() -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
     loop {
-        let base = 40000 + (NEXT.fetch_add(4, Ordering::Relaxed) % 10000);
-        if UdpSocket::bind(("127.0.0.1", base)).is_ok()
-            && UdpSocket::bind(("127.0.0.1", base + 1)).is_ok()
-        {
+        let base = 6000 + (NEXT.fetch_add(4, Ordering::Relaxed) % 4000);
+        if (base..base + 4).all(|p| UdpSocket::bind(("127.0.0.1", p)).is_ok()) {
             return base;
         }
     }
 }
 
-/// Disjoint RTP ranges for PBXes running in parallel tests.
+/// Disjoint RTP ranges for PBXes running in parallel tests, all below the ephemeral range.
 fn rtp_range() -> (u16, u16) {
     static NEXT: AtomicU16 = AtomicU16::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let min = 20000 + (n % 90) * 200;
+    let min = 20000 + (n % 63) * 200;
     (min, min + 199)
 }
 
