@@ -3,7 +3,7 @@
 //! change, and the core's current state (calls, services). Each waits for the core's answer.
 
 use super::{ApiError, RestState};
-use crate::control::{CallOp, CallOpError, CallOpOk, Control, CoreState, ServiceChange};
+use crate::control::{CallOp, CallOpError, CallOpOk, Control, CoreState, QueueOp, ServiceChange};
 use shared_protocol::Services;
 use tokio::sync::oneshot;
 
@@ -82,6 +82,14 @@ impl RestState {
         let tenant = domain.to_string();
         Ok(self
             .ask(|reply| Control::Call { tenant, op, reply })
+            .await??)
+    }
+
+    /// An agent operation on the call center (as the CTI's queue commands).
+    pub(crate) async fn queue_op(&self, domain: &str, op: QueueOp) -> Result<(), ApiError> {
+        let tenant = domain.to_string();
+        Ok(self
+            .ask(|reply| Control::Queue { tenant, op, reply })
             .await??)
     }
 

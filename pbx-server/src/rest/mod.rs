@@ -15,6 +15,7 @@ mod link;
 mod me;
 pub mod openapi;
 mod operation;
+mod queue_ops;
 mod roles;
 pub mod session;
 mod tenants;
@@ -136,6 +137,13 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: RestState) -> Router<S> {
             get(roles::one).put(roles::put).delete(roles::delete),
         )
         .route("/tenant", get(tenants::list).post(tenants::create))
+        .route("/operation/queue", get(queue_ops::list))
+        .route("/operation/queue/pause", post(queue_ops::pause))
+        .route(
+            "/operation/queue/dynamicMember",
+            post(queue_ops::dynamic_member),
+        )
+        .route("/operation/queue/{name}", get(queue_ops::one))
         .route(
             "/operation/{service}/{key}",
             get(operation::get)

@@ -2,7 +2,7 @@
 //! (utoipa), served at `/api/doc.json` (as the seed's) with a small browsable page at
 //! `/api/doc` that reads it (no outside scripts).
 
-use super::{accounts, calls, cdr, extensions, me, operation, roles, tenants, users};
+use super::{accounts, calls, cdr, extensions, me, operation, queue_ops, roles, tenants, users};
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -28,6 +28,7 @@ use utoipa::{Modify, OpenApi};
         roles::list, roles::one, roles::put, roles::delete,
         tenants::list, tenants::create,
         operation::get, operation::post, operation::delete, operation::services_of,
+        queue_ops::list, queue_ops::one, queue_ops::pause, queue_ops::dynamic_member,
         cdr::get, cdr::post,
         calls::c2c, calls::list, calls::hangup, calls::hold, calls::resume, calls::transfer,
     ),

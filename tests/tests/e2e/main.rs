@@ -25,6 +25,7 @@ mod rest_calls;
 mod rest_cdr;
 mod rest_operation;
 mod rest_postgres;
+mod rest_queue_ops;
 mod rest_schemathesis;
 mod rest_tenants;
 mod rest_util;

@@ -133,6 +133,19 @@ fn a_second_tenant_is_refused_every_endpoint_on_the_first_tenants_data() {
             404,
         ),
         ("delete", "/rest/operation/CFIM/202".into(), None, 404),
+        ("get", "/rest/operation/queue/Sales".into(), None, 404),
+        (
+            "post",
+            "/rest/operation/queue/pause".into(),
+            Some(json!({"account": "SIP/202", "enabled": true})),
+            404,
+        ),
+        (
+            "post",
+            "/rest/operation/queue/dynamicMember".into(),
+            Some(json!({"queue": "Sales", "account": "SIP/204", "enabled": true})),
+            404,
+        ),
         ("get", "/rest/phoneServices/c2c/203/202".into(), None, 404),
         ("post", format!("/rest/call/{call}/hangup"), None, 404),
         ("post", format!("/rest/call/{call}/hold"), None, 404),
@@ -176,6 +189,11 @@ fn a_second_tenant_is_refused_every_endpoint_on_the_first_tenants_data() {
     assert!(!roles.iter().any(|r| r["name"] == "reporter"));
     assert_eq!(acme.expect(200, "get", "/rest/cdr", None)["total"], 0);
     assert_eq!(acme.expect(200, "get", "/rest/call", None), json!([]));
+    assert_eq!(
+        acme.expect(200, "get", "/rest/operation/queue", None),
+        json!({}),
+        "no queue of the default tenant"
+    );
     acme.expect(200, "get", "/rest/extension/201", None);
     acme.expect(
         200,
@@ -208,6 +226,7 @@ fn a_second_tenant_is_refused_every_endpoint_on_the_first_tenants_data() {
                 ("get", "/rest/cdr"),
                 ("post", "/rest/cdr"),
                 ("get", "/rest/call"),
+                ("get", "/rest/operation/queue"),
                 ("post", "/rest/operation/{serviceName}/{key}"),
                 // Anonymous, or only ever the caller's own password.
                 ("get", "/rest/salt/{domain}"),
@@ -260,6 +279,8 @@ fn template(path: &str) -> String {
         ["", "rest", "account", _] => "/rest/account/{id}".to_string(),
         ["", "rest", "user", _] => "/rest/user/{username}".to_string(),
         ["", "rest", "role", _] => "/rest/role/{name}".to_string(),
+        ["", "rest", "operation", "queue", "pause" | "dynamicMember"] => path.to_string(),
+        ["", "rest", "operation", "queue", _] => "/rest/operation/queue/{queueName}".to_string(),
         ["", "rest", "operation", _, _] => "/rest/operation/{serviceName}/{key}".to_string(),
         ["", "rest", "phoneServices", "c2c", _, _] => {
             "/rest/phoneServices/c2c/{dest}/{src}".to_string()
