@@ -9,12 +9,16 @@ Prints:
     memory per client, one slow client (bench/cti-bench, see bench/cti.md),
   * the cti-core softphone's media: CPU per active call leg (G.711 and Opus, release build),
     added latency of the jitter buffer (clean and with 5 % loss + 40 ms jitter), memory with one
-    call up (bench/softphone-bench).
+    call up (bench/softphone-bench),
+  * the web UI: time to the first live directory with 1,000 extensions, lamp event to DOM,
+    JS heap (ui/tests/bench.mjs in Chromium),
+  * the desktop app (cti-desktop, release): cold start to the UI on screen, and memory (the
+    app plus its WebKit processes), under Xvfb.
 
 Kamailio runs as registrar + stateful proxy with the same passwords; it relays no media, so
 the RTP figure has no Kamailio column. Everything runs on 127.0.0.1 and stops by itself.
 
-Usage: bench/run.py [--quick] [--cti-only] [--softphone-only]   (needs sipp and kamailio; installs them with apt if missing)
+Usage: bench/run.py [--quick] [--cti-only] [--softphone-only] [--ui-only] [--desktop-only]   (needs sipp and kamailio; installs them with apt if missing)
 """
 import json
 import os
@@ -30,6 +34,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK = "--quick" in sys.argv
 CTI_ONLY = "--cti-only" in sys.argv
 SOFTPHONE_ONLY = "--softphone-only" in sys.argv
+UI_ONLY = "--ui-only" in sys.argv
+DESKTOP_ONLY = "--desktop-only" in sys.argv
 REG_COUNT = 2000 if QUICK else 20000
 REG_RATE = 5000 if QUICK else 20000
 CALLS = 1000 if QUICK else 5000
@@ -236,7 +242,109 @@ def bench_softphone():
         print(f"softphone-bench failed (exit status {p.returncode})", flush=True)
 
 
+def bench_ui():
+    """The web UI alone in Chromium: ui/tests/bench.mjs against a stand-in CTI server."""
+    ui = os.path.join(ROOT, "ui")
+    print("\n== web UI (1,000 extensions, Chromium) ==", flush=True)
+    if not os.path.isdir(os.path.join(ui, "node_modules")):
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=ui, check=True)
+    subprocess.run(["npm", "run", "build"], cwd=ui, check=True, stdout=subprocess.DEVNULL)
+    p = subprocess.run(["npm", "run", "--silent", "bench"], cwd=ui, stdout=subprocess.PIPE, text=True)
+    print(p.stdout, flush=True)
+    if p.returncode != 0:
+        print(f"ui bench failed (exit status {p.returncode})", flush=True)
+
+
+def tree_rss_kib(pid):
+    """RSS of a process and all its descendants (the app and its WebKit processes), KiB."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(d))
+        except (OSError, ValueError, IndexError):
+            continue
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(children.get(p, []))
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def bench_desktop():
+    """cti-desktop (release) under its own Xvfb: process start to the UI calling `ui_ready`,
+    and the memory of the app with its WebKit processes at the sign-in page."""
+    need("Xvfb", "xvfb")
+    ui = os.path.join(ROOT, "ui")
+    if not os.path.isfile(os.path.join(ui, "dist", "index.html")):
+        if not os.path.isdir(os.path.join(ui, "node_modules")):
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=ui, check=True)
+        subprocess.run(["npm", "run", "build"], cwd=ui, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["cargo", "build", "--release", "-p", "cti-desktop"], cwd=ROOT, check=True)
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+    exe = os.path.join(target, "release", "cti-desktop")
+    print("\n== desktop app (cti-desktop release, Xvfb) ==", flush=True)
+    display = next(n for n in range(140, 400) if not os.path.exists(f"/tmp/.X{n}-lock"))
+    xvfb = subprocess.Popen(["Xvfb", f":{display}", "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    starts, rss = [], []
+    try:
+        deadline = time.time() + 10
+        while not os.path.exists(f"/tmp/.X11-unix/X{display}") and time.time() < deadline:
+            time.sleep(0.05)
+        for _ in range(2 if QUICK else 5):
+            cfg = tempfile.mkdtemp(prefix="centralino-desktop-")
+            with open(os.path.join(cfg, "desktop.json"), "w") as f:
+                json.dump({"api": {"enabled": True, "port": 0, "token": "bench-token-0123456789abcdef"}}, f)
+            env = dict(os.environ, DISPLAY=f":{display}", RUST_LOG="info", CENTRALINO_DESKTOP_CONFIG_DIR=cfg)
+            t0 = time.monotonic()
+            app = subprocess.Popen([exe], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            ready = None
+            try:
+                for line in app.stdout:
+                    if "ui ready" in line:
+                        ready = time.monotonic() - t0
+                        break
+                if ready is None:
+                    print("the app exited before its UI was ready", flush=True)
+                    break
+                starts.append(ready * 1000)
+                time.sleep(2)
+                rss.append(tree_rss_kib(app.pid))
+            finally:
+                app.terminate()
+                try:
+                    app.wait(10)
+                except subprocess.TimeoutExpired:
+                    app.kill()
+                shutil.rmtree(cfg, ignore_errors=True)
+    finally:
+        xvfb.terminate()
+        xvfb.wait()
+    if starts:
+        runs = ", ".join(f"{t:.0f}" for t in starts)
+        print(f"{'cold start to UI on screen (ms, each run a new process)':<70}{runs:>30}", flush=True)
+        print(f"{'memory at sign-in, app + WebKit processes (MiB, median)':<70}"
+              f"{sorted(rss)[len(rss) // 2] / 1024:>30.1f}", flush=True)
+
+
 def main():
+    if UI_ONLY:
+        bench_ui()
+        return
+    if DESKTOP_ONLY:
+        bench_desktop()
+        return
     if CTI_ONLY:
         bench_cti()
         return
@@ -303,6 +411,8 @@ def main():
     shutil.rmtree(tmp, ignore_errors=True)
     bench_cti()
     bench_softphone()
+    bench_ui()
+    bench_desktop()
 
 
 if __name__ == "__main__":

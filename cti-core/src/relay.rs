@@ -11,7 +11,7 @@
 use crate::client::{Conn, Listener, Server};
 use crate::session::{CommandError, CommandOutcome, Phase, Update};
 use crate::state::LiveState;
-use shared_protocol::{ClientMsg, Command, CommandId, ErrorCode, ServerMsg};
+use shared_protocol::{ClientMsg, Command, CommandId, ServerMsg};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, RwLock};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -506,33 +506,13 @@ async fn connection(
     let _ = inbound.send(Inbound::Closed(id, true, reason));
 }
 
-/// Tells a stable error code for a command error, for callers that answer other programs.
-pub fn error_code(e: &CommandError) -> &'static str {
-    match e {
-        CommandError::Server { code, .. } => match code {
-            ErrorCode::BadRequest => "bad_request",
-            ErrorCode::BadArguments => "bad_arguments",
-            ErrorCode::NotLoggedIn => "not_logged_in",
-            ErrorCode::AuthFailed => "auth_failed",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::PermissionDenied => "permission_denied",
-            ErrorCode::NotFound => "not_found",
-            ErrorCode::InvalidState => "invalid_state",
-            ErrorCode::NoDevice => "no_device",
-            ErrorCode::Internal => "internal",
-        },
-        CommandError::NotConnected => "not_connected",
-        CommandError::ConnectionLost => "connection_lost",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::{json, Value};
 
     fn snapshot(seq: u64) -> String {
-        json!({"type": "snapshot", "protocol": 2, "seq": seq,
+        json!({"type": "snapshot", "protocol": 3, "seq": seq,
             "user": {"username": "201", "tenant": "default", "extension": "201", "role": "user",
                      "permissions": {"call_control": true, "privacy": false, "supervisor": false}},
             "extensions": [{"number": "202", "name": "Bruno", "lamp": "idle", "peer": null,

@@ -513,7 +513,7 @@ mod tests {
 
     fn state(agent_of: &[&str]) -> LiveState {
         let snap: shared_protocol::Snapshot = serde_json::from_value(json!({
-            "protocol": 2, "seq": 1,
+            "protocol": 3, "seq": 1,
             "user": {"username": "201", "tenant": "default", "extension": "201", "role": "user",
                      "permissions": {"call_control": true, "privacy": false, "supervisor": false}},
             "extensions": [{"number": "202", "name": "Bruno", "lamp": "idle", "peer": null,

@@ -73,6 +73,7 @@ impl From<CommandError> for ApiError {
                     ErrorCode::BadRequest => (StatusCode::BAD_REQUEST, "bad_request"),
                     ErrorCode::BadArguments => (StatusCode::BAD_REQUEST, "bad_arguments"),
                     ErrorCode::PermissionDenied => (StatusCode::FORBIDDEN, "permission_denied"),
+                    ErrorCode::NotLicensed => (StatusCode::FORBIDDEN, "not_licensed"),
                     ErrorCode::NotFound => (StatusCode::NOT_FOUND, "not_found"),
                     ErrorCode::InvalidState => (StatusCode::CONFLICT, "invalid_state"),
                     ErrorCode::NoDevice => (StatusCode::CONFLICT, "no_device"),

@@ -46,6 +46,13 @@ pub enum Command {
         /// `field=value` pairs.
         settings: Vec<String>,
     },
+    /// Set the licence seats of a product for the default tenant.
+    SetSeats {
+        /// `cti_pro`, `cti_phone` or `call_center`.
+        product: String,
+        /// Number of seats.
+        seats: i64,
+    },
     /// Set a user's password, read from standard input.
     SetPassword {
         /// Username.
@@ -201,6 +208,14 @@ pub async fn dispatch(
             let store = open(&data_dir, &database_url).await?;
             store.seed_demo().await?;
             store.ensure_predefined_users().await?;
+            Ok(())
+        }
+        Command::SetSeats { product, seats } => {
+            let store = open(&data_dir, &database_url).await?;
+            store
+                .set_licence_seats(&product, seats)
+                .await
+                .with_context(|| format!("setting {product} seats"))?;
             Ok(())
         }
         Command::SetPassword { username, domain } => {

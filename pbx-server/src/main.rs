@@ -121,6 +121,15 @@ enum Cmd {
         /// `field=value` pairs.
         settings: Vec<String>,
     },
+    /// Set the licence seats the default tenant holds for a product (`cti_pro`, `cti_phone`,
+    /// `call_center`); users get them with `set-user NAME cti_licence=pro|phone|free` and
+    /// `call_center_licence=1|0`.
+    SetSeats {
+        /// Product.
+        product: String,
+        /// Number of seats.
+        seats: i64,
+    },
     /// Set a user's password (read from the first line of standard input).
     SetPassword {
         /// Username (e.g. `admin`).
@@ -315,6 +324,7 @@ impl From<Cmd> for pbx_server::cli::Command {
                 picker: picker.into_iter().filter(|g| !g.is_empty()).collect(),
             },
             Cmd::SetPassword { username, domain } => Command::SetPassword { username, domain },
+            Cmd::SetSeats { product, seats } => Command::SetSeats { product, seats },
             Cmd::SetUser { username, settings } => Command::SetUser { username, settings },
             Cmd::SetAccount { username, settings } => Command::SetAccount { username, settings },
             Cmd::AddAccount {

@@ -250,6 +250,34 @@ pub struct Permissions {
     pub supervisor: bool,
 }
 
+/// The desktop app's modes (the seed's KalliopeCTI Free, Pro and Phone), in increasing order:
+/// each includes the one before it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema, TS,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CtiMode {
+    /// No seat needed: directory with presence, history, click-to-call, incoming-call alert,
+    /// custom URLs, queue functions. No call control, BLF transfers or phone services.
+    Free,
+    /// A Pro seat: adds call control (hold, transfers blind and attended, pickup, park), DND and
+    /// forwards, the dial pad.
+    Pro,
+    /// A Phone seat: Pro plus the built-in softphone.
+    Phone,
+}
+
+/// The licence seats a user holds on the PBX, sent at login (the app checks them at every
+/// start, as the seed's KCTI does).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
+pub struct Licence {
+    /// The highest mode the user's seat allows; the desktop app lets the user pick this one or
+    /// a lower one. Commands outside it are refused with `not_licensed`.
+    pub mode: CtiMode,
+    /// The user holds a call-center seat (the seed's "Licenza Call Center").
+    pub call_center: bool,
+}
+
 /// The logged-in user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
 pub struct UserInfo {
@@ -263,4 +291,9 @@ pub struct UserInfo {
     pub role: String,
     /// What the role allows.
     pub permissions: Permissions,
+    /// The user's licence seats. Absent from servers before seats existed: treat as every
+    /// mode allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub licence: Option<Licence>,
 }

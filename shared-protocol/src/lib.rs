@@ -15,7 +15,7 @@ pub use messages::*;
 
 /// Version of the protocol this crate speaks; sent in every snapshot. Bumped on any change a
 /// client written for the previous version would misread.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Longest frame a peer accepts (bytes); longer frames are refused with `bad_request`.
 pub const MAX_FRAME: usize = 64 * 1024;

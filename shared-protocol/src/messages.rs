@@ -187,6 +187,8 @@ pub enum ErrorCode {
     InvalidState,
     /// The user's extension has no registered device to ring.
     NoDevice,
+    /// The user's licence seat does not include it (a Free user asking for a Pro feature).
+    NotLicensed,
     /// The server failed; nothing was changed.
     Internal,
 }

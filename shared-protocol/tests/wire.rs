@@ -112,6 +112,10 @@ fn snapshot() -> Snapshot {
                 privacy: false,
                 supervisor: false,
             },
+            licence: Some(Licence {
+                mode: CtiMode::Pro,
+                call_center: false,
+            }),
         },
         extensions: vec![
             ExtensionState {

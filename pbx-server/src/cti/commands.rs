@@ -4,7 +4,7 @@
 use super::hub::Hub;
 use super::view::{history_entry, Viewer};
 use crate::control::{CallOp, CallOpError, CallOpOk, Control, QueueOp, ServiceChange};
-use shared_protocol::{Command, CommandData, CommandId, ErrorCode, ServerMsg};
+use shared_protocol::{Command, CommandData, CommandId, CtiMode, ErrorCode, ServerMsg};
 use tokio::sync::oneshot;
 
 /// A command's failure: code and message.
@@ -78,11 +78,35 @@ fn service_target(
     Ok(target)
 }
 
+/// The Pro feature a command is, if it is one (decision 014: what each mode includes).
+fn pro_feature(command: &Command) -> Option<&'static str> {
+    Some(match command {
+        Command::Hold { .. } => "hold",
+        Command::Resume { .. } => "resume",
+        Command::Transfer {
+            consult: Some(_), ..
+        } => "attended transfer",
+        Command::Transfer { .. } => "blind transfer",
+        Command::Pickup { .. } => "call pickup",
+        Command::SetDnd { .. } => "do not disturb",
+        Command::SetForward { .. } => "call forwarding",
+        _ => return None,
+    })
+}
+
 async fn execute(
     hub: &Hub,
     viewer: &Viewer,
     command: Command,
 ) -> Result<Option<CommandData>, Failure> {
+    if let Some(feature) = pro_feature(&command) {
+        if viewer.licence.mode < CtiMode::Pro {
+            return Err(fail(
+                ErrorCode::NotLicensed,
+                format!("{feature} needs a Pro or Phone seat; your user has none (Free mode)"),
+            ));
+        }
+    }
     match command {
         Command::Dial { number } => {
             if !viewer.permissions.call_control {

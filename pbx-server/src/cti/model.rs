@@ -783,6 +783,10 @@ mod tests {
                 privacy: false,
                 supervisor,
             },
+            licence: shared_protocol::Licence {
+                mode: shared_protocol::CtiMode::Pro,
+                call_center: false,
+            },
         };
         let logged = |tenant: &str, audience: Audience| Logged {
             seq: 1,

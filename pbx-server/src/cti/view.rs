@@ -4,8 +4,8 @@
 use super::model::{call_info, parties, Model, TenantState};
 use crate::store::{CdrRecord, User};
 use shared_protocol::{
-    CallInfo, Direction, Event, ExtensionState, HistoryEntry, Party, Permissions, Snapshot,
-    UserInfo, PROTOCOL_VERSION,
+    CallInfo, CtiMode, Direction, Event, ExtensionState, HistoryEntry, Licence, Party, Permissions,
+    Snapshot, UserInfo, PROTOCOL_VERSION,
 };
 
 /// A logged-in user, as the model filters for them.
@@ -21,6 +21,17 @@ pub struct Viewer {
     pub role: String,
     /// What the role allows.
     pub permissions: Permissions,
+    /// The user's licence seats.
+    pub licence: Licence,
+}
+
+/// The mode a stored seat name allows; anything unknown is Free (no seat).
+pub fn cti_mode(seat: &str) -> CtiMode {
+    match seat {
+        "pro" => CtiMode::Pro,
+        "phone" => CtiMode::Phone,
+        _ => CtiMode::Free,
+    }
 }
 
 impl Viewer {
@@ -38,6 +49,10 @@ impl Viewer {
                 call_control: user.extension.is_some() || supervisor,
                 privacy: user.privacy || user.role == "privacyadmin",
                 supervisor,
+            },
+            licence: Licence {
+                mode: cti_mode(&user.cti_licence),
+                call_center: user.call_center_licence,
             },
         }
     }
@@ -61,6 +76,7 @@ impl Viewer {
             extension: self.extension.clone(),
             role: self.role.clone(),
             permissions: self.permissions.clone(),
+            licence: Some(self.licence.clone()),
         }
     }
 }

@@ -289,7 +289,7 @@ impl Store {
         let order = self.bytewise("u.username");
         let rows = sqlx::query(&format!(
             "SELECT u.id, u.tenant_id, u.username, u.extension_id, u.gui_access, u.cti_access, u.api_access, \
-             u.role, u.privacy, e.number FROM app_user u LEFT JOIN extension e ON e.id = u.extension_id \
+             u.role, u.privacy, u.cti_licence, u.call_center_licence, e.number FROM app_user u LEFT JOIN extension e ON e.id = u.extension_id \
              WHERE u.tenant_id = $1 AND ($2 = '' OR u.username = $2) ORDER BY {order}"
         ))
         .bind(tenant_id)
@@ -309,6 +309,8 @@ impl Store {
                     api_access: flag(r, "api_access")?,
                     role: r.try_get("role")?,
                     privacy: flag(r, "privacy")?,
+                    cti_licence: r.try_get("cti_licence")?,
+                    call_center_licence: flag(r, "call_center_licence")?,
                 })
             })
             .collect()

@@ -115,7 +115,7 @@ impl Store {
     ) -> Result<Option<ApiCredential>> {
         let row = sqlx::query(
             "SELECT u.id, u.tenant_id, u.username, u.extension_id, u.gui_access, u.cti_access, \
-             u.api_access, u.role, u.privacy, u.digest_password, e.number, t.domain, t.rest_salt \
+             u.api_access, u.role, u.privacy, u.cti_licence, u.call_center_licence, u.digest_password, e.number, t.domain, t.rest_salt \
              FROM app_user u JOIN tenant t ON t.id = u.tenant_id \
              LEFT JOIN extension e ON e.id = u.extension_id WHERE t.domain = $1 AND u.username = $2",
         )
@@ -135,6 +135,8 @@ impl Store {
             api_access: flag(&r, "api_access")?,
             role: r.try_get("role")?,
             privacy: flag(&r, "privacy")?,
+            cti_licence: r.try_get("cti_licence")?,
+            call_center_licence: flag(&r, "call_center_licence")?,
         };
         // A user with a digest has a salt (written first); without one the user cannot
         // authenticate anyway, so an empty salt is harmless.

@@ -17,6 +17,7 @@ mod directory;
 mod extensions;
 mod fields;
 mod history;
+pub mod licences;
 mod locations;
 mod model;
 mod pickup;

@@ -1,9 +1,10 @@
-//! Changing one setting of a user (`pbx-server set-user`): role, access flags, privacy right.
+//! Changing one setting of a user (`pbx-server set-user`): role, access flags, privacy right,
+//! licence seats.
 
 use super::{int, Result, Store, StoreError};
 
 /// Parses `1/0/true/false/yes/no`.
-fn parse_bool(field: &str, v: &str) -> Result<bool> {
+pub(super) fn parse_bool(field: &str, v: &str) -> Result<bool> {
     match v.to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
@@ -18,11 +19,15 @@ impl Store {
     /// the default tenant.
     pub async fn set_user_field(&self, username: &str, field: &str, value: &str) -> Result<()> {
         let tenant = self.default_tenant().await?;
+        if field == "cti_licence" || field == "call_center_licence" {
+            let mut c = self.pool.acquire().await?;
+            return super::licences::assign_on(&mut c, tenant.id, username, field, value).await;
+        }
         let column = match field {
             "role" | "privacy" | "cti_access" | "gui_access" | "api_access" => field,
             _ => {
                 return Err(StoreError::Invalid(format!(
-                "unknown user field {field:?} (role, privacy, cti_access, gui_access, api_access)"
+                "unknown user field {field:?} (role, privacy, cti_access, gui_access, api_access, cti_licence, call_center_licence)"
             )))
             }
         };

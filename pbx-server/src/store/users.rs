@@ -30,6 +30,10 @@ pub struct User {
     pub role: String,
     /// Sees external numbers unmasked (the seed's privacy right, delegated by privacyadmin).
     pub privacy: bool,
+    /// The desktop-app seat: `free`, `pro` or `phone`.
+    pub cti_licence: String,
+    /// Holds a call-center seat.
+    pub call_center_licence: bool,
 }
 
 /// A new user. `tenant_id: None` = the default tenant. Default: CTI access only, role `user`.
@@ -139,7 +143,7 @@ impl Store {
     async fn user_row(&self, tenant: &str, username: &str) -> Result<Option<(User, String)>> {
         let row = sqlx::query(
             "SELECT u.id, u.tenant_id, u.username, u.password_hash, u.extension_id, u.gui_access, u.cti_access, \
-             u.api_access, u.role, u.privacy, e.number FROM app_user u JOIN tenant t ON t.id = u.tenant_id \
+             u.api_access, u.role, u.privacy, u.cti_licence, u.call_center_licence, e.number FROM app_user u JOIN tenant t ON t.id = u.tenant_id \
              LEFT JOIN extension e ON e.id = u.extension_id WHERE t.domain = $1 AND u.username = $2",
         )
         .bind(tenant)
@@ -158,6 +162,8 @@ impl Store {
             api_access: flag(&r, "api_access")?,
             role: r.try_get("role")?,
             privacy: flag(&r, "privacy")?,
+            cti_licence: r.try_get("cti_licence")?,
+            call_center_licence: flag(&r, "call_center_licence")?,
         };
         Ok(Some((user, r.try_get("password_hash")?)))
     }
@@ -236,7 +242,8 @@ async fn seed_on(conn: &mut AnyConnection, tenant_id: i64, hashes: &[String]) ->
         insert_user_on(conn, tenant_id, &user, hash).await?;
     }
     super::queues::seed_demo_on(conn, tenant_id).await?;
-    super::pickup::seed_demo_on(conn, tenant_id).await
+    super::pickup::seed_demo_on(conn, tenant_id).await?;
+    super::licences::seed_demo_on(conn, tenant_id).await
 }
 
 pub(super) async fn insert_user_on(

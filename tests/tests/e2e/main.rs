@@ -14,6 +14,7 @@ mod cti;
 mod cti_core;
 mod desktop;
 mod desktop_api;
+mod licence;
 mod malformed;
 mod postgres;
 mod queue_cti;

@@ -2,7 +2,7 @@
 // `$state` proxy (the store mutates it in place, so a lamp event re-renders one lamp), the
 // connection status, toasts, the language and the favourites.
 
-import type { Command, CommandData } from '../protocol/cti';
+import type { Command, CommandData, CtiMode } from '../protocol/cti';
 import { dictionaries, pickLang, translate, type Key, type Lang } from './i18n';
 import { CommandError, CtiSession, type ConnStatus, type Failure } from './session';
 import { CtiStore, emptyView, type CtiView } from './store';
@@ -21,6 +21,17 @@ const INFO_TOAST_MS = 4000;
 const MAX_TOASTS = 3;
 
 const SETTINGS_KEY = 'centralino.login';
+const MODE_KEY = 'centralino.mode';
+
+/** The desktop app's modes, in increasing order (each includes the ones before). */
+export const MODES: readonly CtiMode[] = ['free', 'pro', 'phone'];
+
+/** The mode to work in: the chosen one, or the seat's when lower (no seat info: any mode). */
+export function effectiveMode(seat: CtiMode | undefined, chosen: CtiMode | null): CtiMode {
+  const max = seat ?? 'phone';
+  if (!chosen) return max;
+  return MODES.indexOf(chosen) < MODES.indexOf(max) ? chosen : max;
+}
 
 function storage(): Storage | null {
   try {
@@ -44,6 +55,8 @@ export class AppState {
   /** Numbers dialled by click-to-call, by call id: until the user answers, the call has no
    *  callee yet, and this is what it will call. */
   dialled: Record<string, string> = $state({});
+  /** The mode the user picked (desktop app); `null`: the highest the seat allows. */
+  chosenMode: CtiMode | null = $state(null);
   lang: Lang;
   /** Last server and user typed (never the password). */
   lastLogin: { server: string; user: string };
@@ -90,6 +103,27 @@ export class AppState {
 
   t = (key: Key, params?: Record<string, string | number>): string =>
     translate(this.lang, key, params);
+
+  /** The mode in force: the seat's from the snapshot, lowered by the user's choice. */
+  get mode(): CtiMode {
+    return effectiveMode(this.view.user?.licence?.mode, this.chosenMode);
+  }
+
+  /** Pro features (call control beyond hang up, DND, forwards, dial pad) are shown. */
+  get pro(): boolean {
+    return this.mode !== 'free';
+  }
+
+  /** Picks a mode (kept on this computer); the seat still caps it. */
+  chooseMode(mode: CtiMode | null): void {
+    this.chosenMode = mode;
+    try {
+      if (mode) storage()?.setItem(MODE_KEY, mode);
+      else storage()?.removeItem(MODE_KEY);
+    } catch {
+      // Not remembered; the choice holds for this session.
+    }
+  }
 
   /** Whether the main views are shown (signed in, live or reconnecting). */
   get signedIn(): boolean {

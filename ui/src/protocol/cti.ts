@@ -3,7 +3,7 @@
 // Reference: docs/cti-protocol.md
 
 /** Version of the protocol these types describe (`protocol` in the snapshot). */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** Longest frame a peer accepts, in bytes. */
 export const MAX_FRAME = 65536;
@@ -374,6 +374,12 @@ entries: Array<HistoryEntry>,
 next_before_ms: number | null, };
 
 /**
+ * The desktop app's modes (the seed's KalliopeCTI Free, Pro and Phone), in increasing order:
+ * each includes the one before it.
+ */
+export type CtiMode = "free" | "pro" | "phone";
+
+/**
  * Which way a call goes, seen from the extension it is reported for.
  */
 export type Direction = "inbound" | "outbound";
@@ -386,7 +392,7 @@ export type EffectivePresence = "available" | "away" | "busy" | "on_the_phone" |
 /**
  * Stable error codes. Clients branch on these; the message is for people.
  */
-export type ErrorCode = "bad_request" | "bad_arguments" | "not_logged_in" | "auth_failed" | "rate_limited" | "permission_denied" | "not_found" | "invalid_state" | "no_device" | "internal";
+export type ErrorCode = "bad_request" | "bad_arguments" | "not_logged_in" | "auth_failed" | "rate_limited" | "permission_denied" | "not_found" | "invalid_state" | "no_device" | "not_licensed" | "internal";
 
 /**
  * A change, inside an `event` frame.
@@ -578,6 +584,21 @@ talk_s: number, };
  * The line state of an extension, as a busy-lamp field shows it.
  */
 export type Lamp = "idle" | "ringing" | "busy" | "hold" | "unavailable";
+
+/**
+ * The licence seats a user holds on the PBX, sent at login (the app checks them at every
+ * start, as the seed's KCTI does).
+ */
+export type Licence = {
+/**
+ * The highest mode the user's seat allows; the desktop app lets the user pick this one or
+ * a lower one. Commands outside it are refused with `not_licensed`.
+ */
+mode: CtiMode,
+/**
+ * The user holds a call-center seat (the seed's "Licenza Call Center").
+ */
+call_center: boolean, };
 
 /**
  * A call park slot (seed §10): `hold` while a call is parked in it, `idle` when free.
@@ -863,4 +884,9 @@ role: string,
 /**
  * What the role allows.
  */
-permissions: Permissions, };
+permissions: Permissions,
+/**
+ * The user's licence seats. Absent from servers before seats existed: treat as every
+ * mode allowed.
+ */
+licence?: Licence, };
