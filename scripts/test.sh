@@ -77,6 +77,14 @@ cargo fmt --all -- --check
 echo "== cargo build --workspace"
 cargo build --workspace --all-targets
 
+echo "== desktop app package (deb, from the debug build: checks the packaging)"
+deb=$(scripts/package-deb.sh "${CARGO_TARGET_DIR:-target}/debug/cti-desktop" "${CARGO_TARGET_DIR:-target}/packages")
+contents=$(dpkg-deb --contents "$deb")
+grep -q ' ./usr/bin/cti-desktop$' <<<"$contents"
+grep -q ' ./usr/share/applications/centralino.desktop$' <<<"$contents"
+grep -q libwebkit2gtk-4.1-0 <<<"$(dpkg-deb --field "$deb" Depends)"
+echo "built $deb"
+
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
