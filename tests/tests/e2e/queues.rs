@@ -160,27 +160,82 @@ fn rrmemory_cycles_through_the_members() {
     }
 }
 
-#[test]
-fn leastrecent_picks_the_member_whose_last_queue_call_is_oldest() {
+/// Queue 610 with `strategy` and members 202, 203, 204 (in that order, penalty 0, no wrap-up):
+/// three calls while 204 has no phone, then 204 registers and two more calls come. Returns who
+/// answered each call.
+fn strategy_sequence(strategy: &str) -> Vec<String> {
     let pbx = Pbx::start_with(&[
-        &["set-queue", "610", "strategy=leastrecent", "wrapup_s=0"],
+        &[
+            "set-queue",
+            "610",
+            &format!("strategy={strategy}"),
+            "wrapup_s=0",
+        ],
         &["set-queue-member", "610", "202", "0"],
         &["set-queue-member", "610", "203", "0"],
         &["set-queue-member", "610", "204", "0"],
     ]);
-    // 204 has no phone yet: unavailable.
-    let _a = Agent::start(&pbx, "202", "uas_answer.xml", 2);
-    let _b = Agent::start(&pbx, "203", "uas_answer.xml", 2);
+    let _a = Agent::start(&pbx, "202", "uas_answer.xml", 10);
+    let _b = Agent::start(&pbx, "203", "uas_answer.xml", 10);
     for _ in 0..3 {
         answered_call(&pbx, "610", 300);
     }
-    assert_eq!(answered_by(&pbx, 3), ["202", "203", "202"]);
-    // 204 comes: it never took a call, so it is the one idle longest; then 203, whose last
-    // call (the second) is older than 202's (the third). rrmemory would pick 203, then 204.
-    let _c = Agent::start(&pbx, "204", "uas_answer.xml", 1);
+    let _c = Agent::start(&pbx, "204", "uas_answer.xml", 10);
     answered_call(&pbx, "610", 300);
     answered_call(&pbx, "610", 300);
-    assert_eq!(answered_by(&pbx, 5), ["202", "203", "202", "204", "203"]);
+    answered_by(&pbx, 5)
+}
+
+#[test]
+fn leastrecent_picks_the_member_whose_last_queue_call_is_oldest() {
+    // 204 comes after three calls: it never took one, so it is the one idle longest; then
+    // 203, whose last call (the second) is older than 202's (the third).
+    assert_eq!(
+        strategy_sequence("leastrecent"),
+        ["202", "203", "202", "204", "203"]
+    );
+}
+
+#[test]
+fn fewestcalls_picks_the_member_with_fewest_calls_today() {
+    // Ties go to member order: 202 (0-0), 203 (1-0), 202 (1-1); then 204 with none, then 203
+    // (one call, as 204 now, but before it in order).
+    assert_eq!(
+        strategy_sequence("fewestcalls"),
+        ["202", "203", "202", "204", "203"]
+    );
+}
+
+#[test]
+fn rrmemory_and_rrordered_continue_the_cycle_when_a_member_comes() {
+    // After 202, 203, 202 the cycle goes on from the last one tried: 203, then the newcomer.
+    for s in ["rrmemory", "rrordered"] {
+        assert_eq!(
+            strategy_sequence(s),
+            ["202", "203", "202", "203", "204"],
+            "{s}"
+        );
+    }
+}
+
+#[test]
+fn linear_starts_from_the_top_for_each_caller() {
+    assert_eq!(strategy_sequence("linear"), ["202"; 5]);
+}
+
+#[test]
+fn ringall_rings_every_free_member_and_the_first_answer_takes_the_call() {
+    let pbx = Pbx::start_with(&[
+        &["set-queue", "610", "strategy=ringall", "wrapup_s=0"],
+        &["set-queue-member", "610", "202", "0"],
+        &["set-queue-member", "610", "203", "0"],
+    ]);
+    let quiet = Agent::start(&pbx, "202", "uas_noanswer.xml", 10);
+    let quick = Agent::start(&pbx, "203", "uas_answer.xml", 10);
+    answered_call(&pbx, "610", 300);
+    answered_call(&pbx, "610", 300);
+    assert_eq!(answered_by(&pbx, 2), ["203", "203"]);
+    assert_eq!((quiet.invites(), quick.invites()), (2, 2));
 }
 
 #[test]
