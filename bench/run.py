@@ -13,12 +13,15 @@ Prints:
   * the web UI: time to the first live directory with 1,000 extensions, lamp event to DOM,
     JS heap (ui/tests/bench.mjs in Chromium),
   * the desktop app (cti-desktop, release): cold start to the UI on screen, and memory (the
-    app plus its WebKit processes), under Xvfb.
+    app plus its WebKit processes), under Xvfb,
+  * call-center queues: calls/s entering a queue and answered by its agents (SIPp callers and
+    agents through the server), and the CPU cost of the live statistics with 50 queues x 200
+    agents (bench/callcenter-bench, the sans-IO call center on a simulated clock).
 
 Kamailio runs as registrar + stateful proxy with the same passwords; it relays no media, so
 the RTP figure has no Kamailio column. Everything runs on 127.0.0.1 and stops by itself.
 
-Usage: bench/run.py [--quick] [--cti-only] [--softphone-only] [--ui-only] [--desktop-only]   (needs sipp and kamailio; installs them with apt if missing)
+Usage: bench/run.py [--quick] [--cti-only] [--softphone-only] [--ui-only] [--desktop-only] [--callcenter-only]   (needs sipp and kamailio; installs them with apt if missing)
 """
 import json
 import os
@@ -36,6 +39,11 @@ CTI_ONLY = "--cti-only" in sys.argv
 SOFTPHONE_ONLY = "--softphone-only" in sys.argv
 UI_ONLY = "--ui-only" in sys.argv
 DESKTOP_ONLY = "--desktop-only" in sys.argv
+CALLCENTER_ONLY = "--callcenter-only" in sys.argv
+# Where cargo puts its builds (CARGO_TARGET_DIR when set, as cargo itself reads it).
+TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+QUEUE_CALLS = 500 if QUICK else 3000
+QUEUE_RATE = 100 if QUICK else 200
 REG_COUNT = 2000 if QUICK else 20000
 REG_RATE = 5000 if QUICK else 20000
 CALLS = 1000 if QUICK else 5000
@@ -76,13 +84,16 @@ def sipp(args, cwd, timeout=600):
 
 
 class Pbx:
-    def __init__(self, tmp):
-        self.dir = os.path.join(tmp, "pbx")
+    def __init__(self, tmp, name="pbx", setup=()):
+        self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir)
-        exe = os.path.join(ROOT, "target", "release", "pbx-server")
+        exe = os.path.join(TARGET, "release", "pbx-server")
+        self.exe = exe
         # Seed in a separate process: argon2's 19 MiB working sets would otherwise stay in
         # the server's heap and hide its steady-state memory.
         subprocess.run([exe, "--data-dir", self.dir, "seed-demo"], check=True, env=dict(os.environ, RUST_LOG="warn"))
+        for args in setup:
+            subprocess.run([exe, "--data-dir", self.dir, *args], check=True, env=dict(os.environ, RUST_LOG="warn"))
         self.proc = subprocess.Popen(
             [exe, "--data-dir", self.dir, "run", "--bind", "127.0.0.1", "--sip-port", "0",
              "--http-port", "0", "--cti-port", "0", "--qualify-interval", "0", "--rtp-min", "30000", "--rtp-max", "39999"],
@@ -202,7 +213,7 @@ def bench_calls(target, tmp, calls, rate, talk_ms, concurrent=None, sample=None,
 def bench_cti():
     """CTI event latency: bench/cti-bench starts its own release pbx-server and prints its figures."""
     subprocess.run(["cargo", "build", "--release", "-p", "pbx-server", "-p", "cti-bench"], cwd=ROOT, check=True)
-    release = os.path.join(ROOT, "target", "release")
+    release = os.path.join(TARGET, "release")
     args = [os.path.join(release, "cti-bench"), "--pbx", os.path.join(release, "pbx-server")]
     if QUICK:
         args += ["--rounds", "50"]
@@ -231,7 +242,7 @@ def bench_softphone():
     """The softphone's media loop (bench/softphone-bench, a cti-core example), release build."""
     subprocess.run(["cargo", "build", "--release", "-p", "cti-core", "--example", "softphone-bench"],
                    cwd=ROOT, check=True)
-    exe = os.path.join(ROOT, "target", "release", "examples", "softphone-bench")
+    exe = os.path.join(TARGET, "release", "examples", "softphone-bench")
     args = [exe] + (["--quick"] if QUICK else [])
     print("\n== softphone media (cti-core, 10 calls = 20 legs per codec) ==", flush=True)
     p = subprocess.run(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -291,7 +302,7 @@ def bench_desktop():
             subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=ui, check=True)
         subprocess.run(["npm", "run", "build"], cwd=ui, check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["cargo", "build", "--release", "-p", "cti-desktop"], cwd=ROOT, check=True)
-    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+    target = TARGET
     exe = os.path.join(target, "release", "cti-desktop")
     print("\n== desktop app (cti-desktop release, Xvfb) ==", flush=True)
     display = next(n for n in range(140, 400) if not os.path.exists(f"/tmp/.X{n}-lock"))
@@ -338,7 +349,103 @@ def bench_desktop():
               f"{sorted(rss)[len(rss) // 2] / 1024:>30.1f}", flush=True)
 
 
+def iso_ms(s):
+    from datetime import datetime
+    return int(datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def bench_queue_throughput(tmp):
+    """Calls through a queue: SIPp callers dial queue 600 (rrmemory, 7 agents 202-208 registered
+    on one SIPp UAS that answers at once, ring_busy so an agent in a call takes the next one),
+    talk 1 s and hang up. Rates come from the records' queue rows."""
+    agents = [str(n) for n in range(202, 209)]
+    setup = [["set-queue", "600", "strategy=rrmemory", "wrapup_s=0", "ring_busy=1", "max_wait_s=0"]]
+    setup += [["set-queue-member", "600", a, "0"] for a in agents]
+    pbx = Pbx(tmp, "pbx-queue", setup)
+    try:
+        port = free_port()
+        for a in agents:
+            p, _ = sipp([pbx.sip, "-sf", os.path.join(ROOT, "bench", "sipp", "register.xml"), "-i", "127.0.0.1",
+                         "-p", str(port), "-s", a, "-au", a, "-ap", f"demo{a}", "-m", "1"], tmp)
+            assert p.returncode == 0, p.stdout + p.stderr
+        uas = subprocess.Popen(["sipp", pbx.sip, "-sf", os.path.join(ROOT, "bench", "sipp", "uas_answer_now.xml"),
+                                "-i", "127.0.0.1", "-p", str(port), "-nostdin", "-timeout", "600s"],
+                               cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.5)
+        cpu0, t0 = pbx.cpu_seconds(), time.monotonic()
+        p, elapsed = sipp([pbx.sip, "-sf", os.path.join(ROOT, "bench", "sipp", "uac_nomedia.xml"), "-i", "127.0.0.1",
+                           "-p", str(free_port()), "-s", "600", "-set", "caller", "201", "-au", "201", "-ap", "demo201",
+                           "-m", str(QUEUE_CALLS), "-r", str(QUEUE_RATE), "-d", "1000"], tmp)
+        cpu = pbx.cpu_seconds() - cpu0
+        wall = time.monotonic() - t0
+        uas.terminate()
+        uas.wait()
+        failed = count(p.stdout, "Failed call")
+        time.sleep(1)
+        out = subprocess.run([pbx.exe, "--data-dir", pbx.dir, "cdr", "--json"], capture_output=True, text=True,
+                             env=dict(os.environ, RUST_LOG="warn")).stdout
+    finally:
+        pbx.stop()
+    rows = [d for r in (json.loads(l) for l in out.splitlines() if l.strip())
+            for d in r["details"] if d["detail_destination_type"] == "queue"]
+    enters = sorted(iso_ms(d["detail_enter_datetime"]) for d in rows)
+    answers = sorted(iso_ms(d["detail_answer_datetime"]) for d in rows if d["detail_answer_datetime"])
+    waits = [iso_ms(d["detail_answer_datetime"]) - iso_ms(d["detail_enter_datetime"])
+             for d in rows if d["detail_answer_datetime"]]
+    rate = lambda ts: (len(ts) - 1) * 1000 / max(ts[-1] - ts[0], 1) if len(ts) > 1 else 0.0
+    print(f"\n== call-center queue throughput (SIPp, queue 600, 7 agents, target {QUEUE_RATE}/s, 1 s talk) ==",
+          flush=True)
+    print(f"{'calls entering the queue / s':<60}{rate(enters):>12.1f}", flush=True)
+    print(f"{'calls answered by agents / s':<60}{rate(answers):>12.1f}", flush=True)
+    print(f"{'calls offered / answered / failed (SIPp)':<60}{f'{len(enters)} / {len(answers)} / {failed}':>12}", flush=True)
+    if waits:
+        waits.sort()
+        print(f"{'wait in queue ms: mean / p99 / max':<60}"
+              f"{f'{sum(waits) / len(waits):.1f} / {waits[int(len(waits) * 0.99) - 1]} / {waits[-1]}':>12}", flush=True)
+    print(f"{'pbx-server CPU during the run (% of one core)':<60}{cpu * 100 / max(wall, 0.001):>12.1f}", flush=True)
+
+
+CALLCENTER_LABELS = [
+    ("events", "call-center events simulated (enter, ring, answer, end, abandon, timers)"),
+    ("events_per_simulated_s", "events per simulated second"),
+    ("calls_offered", "calls offered"),
+    ("calls_answered", "calls answered"),
+    ("calls_abandoned", "calls abandoned"),
+    ("decide_us_per_event", "CPU us per event: call-center decisions (poll, strategies)"),
+    ("stats_us_per_event", "CPU us per event: live statistics (views of what changed)"),
+    ("views_sent_per_event", "queue/agent views that changed per event"),
+    ("stats_core_pct", "live statistics at this load (% of one core)"),
+    ("full_rebuild_us_per_event", "for comparison: all 50 queue views rebuilt, us per event"),
+]
+
+
+def bench_callcenter():
+    """Live statistics with 50 queues x 200 agents (bench/callcenter-bench), release build."""
+    subprocess.run(["cargo", "build", "--release", "-p", "pbx-server", "--bins", "--example", "callcenter-bench"],
+                   cwd=ROOT, check=True)
+    exe = os.path.join(TARGET, "release", "examples", "callcenter-bench")
+    args = [exe] + (["--quick"] if QUICK else [])
+    p = subprocess.run(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    figures = dict(line.split(" ", 1) for line in p.stdout.splitlines() if " " in line)
+    print(f"\n== call-center live statistics ({figures.get('queues', '?')} queues x "
+          f"{figures.get('members_per_queue', '?')} agents, {figures.get('agents', '?')} agents in 5 queues each, "
+          f"{figures.get('simulated_s', '?')} s simulated) ==", flush=True)
+    for key, label in CALLCENTER_LABELS:
+        print(f"{label:<76}{figures.get(key, '?'):>10}", flush=True)
+    if p.returncode != 0:
+        print(f"callcenter-bench failed (exit status {p.returncode})", flush=True)
+    need("sipp", "sip-tester")
+    tmp = tempfile.mkdtemp(prefix="centralino-bench-cc-")
+    try:
+        bench_queue_throughput(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
+    if CALLCENTER_ONLY:
+        bench_callcenter()
+        return
     if UI_ONLY:
         bench_ui()
         return
@@ -413,6 +520,7 @@ def main():
     bench_softphone()
     bench_ui()
     bench_desktop()
+    bench_callcenter()
 
 
 if __name__ == "__main__":

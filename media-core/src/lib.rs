@@ -38,6 +38,7 @@
 
 pub mod dtmf;
 pub mod g711;
+pub mod music;
 pub mod relay;
 pub mod rtp;
 pub mod tone;

@@ -1,6 +1,7 @@
 //! The media relay's I/O shell: two UDP sockets per call, one tokio task each call,
 //! the forwarding decisions made by `media_core::relay::Relay`.
 
+use media_core::music::MusicPlayer;
 use media_core::relay::{LegSide, Relay};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -23,8 +24,13 @@ pub struct MediaMetrics {
 
 enum Ctl {
     Signalled(LegSide, Option<SocketAddr>),
+    Play(MusicPlayer),
+    StopPlaying,
     Stop,
 }
+
+/// How often the music sends a packet.
+const PACKET_TIME: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// A running relay; dropping it stops the task.
 #[derive(Debug)]
@@ -40,6 +46,29 @@ impl RelayHandle {
     /// Updates the address a leg signalled in SDP.
     pub fn set_signalled(&self, side: LegSide, addr: Option<SocketAddr>) {
         let _ = self.ctl.send(Ctl::Signalled(side, addr));
+    }
+
+    /// Plays `samples` (8 kHz mono, looping) to the A leg (the caller) in G.711
+    /// `payload_type` until [`RelayHandle::stop_playing`], or until the B side sends media
+    /// (someone answered). Returns false when the payload type is not G.711.
+    pub fn play_to_a(&self, samples: Arc<Vec<i16>>, payload_type: u8) -> bool {
+        let r = rand::RngCore::next_u64(&mut rand::rngs::OsRng);
+        let Some(p) = MusicPlayer::new(
+            samples,
+            payload_type,
+            r as u32,
+            (r >> 32) as u16,
+            (r >> 40) as u32,
+        ) else {
+            return false;
+        };
+        let _ = self.ctl.send(Ctl::Play(p));
+        true
+    }
+
+    /// Stops the music; the B side's media goes to the caller again.
+    pub fn stop_playing(&self) {
+        let _ = self.ctl.send(Ctl::StopPlaying);
     }
 }
 
@@ -139,8 +168,21 @@ async fn run(
     let mut relay = Relay::new();
     let mut buf_a = vec![0u8; MAX_DATAGRAM];
     let mut buf_b = vec![0u8; MAX_DATAGRAM];
+    let mut music: Option<MusicPlayer> = None;
+    let mut tick = tokio::time::interval(PACKET_TIME);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let (side, n, src) = tokio::select! {
+            _ = tick.tick(), if music.is_some() => {
+                if let (Some(p), Some(dest)) = (music.as_mut(), relay.leg(LegSide::A).destination()) {
+                    let pkt = p.next_packet();
+                    if a.send_to(&pkt, dest).await.is_ok() {
+                        m.packets.fetch_add(1, Ordering::Relaxed);
+                        m.bytes.fetch_add(pkt.len() as u64, Ordering::Relaxed);
+                    }
+                }
+                continue
+            },
             r = a.recv_from(&mut buf_a) => match r {
                 Ok((n, src)) => (LegSide::A, n, src),
                 Err(_) => continue,
@@ -151,6 +193,8 @@ async fn run(
             },
             c = ctl.recv() => match c {
                 Some(Ctl::Signalled(side, addr)) => { relay.set_signalled(side, addr); continue }
+                Some(Ctl::Play(p)) => { music = Some(p); tick.reset(); continue }
+                Some(Ctl::StopPlaying) => { music = None; continue }
                 Some(Ctl::Stop) | None => break,
             },
         };
@@ -158,6 +202,11 @@ async fn run(
             LegSide::A => &buf_a[..n],
             LegSide::B => &buf_b[..n],
         };
+        // Someone on the B side speaks: the music gives way (an answer the engine has not
+        // reported to us yet, or an overflow's callee).
+        if side == LegSide::B && music.is_some() && !media_core::rtp::is_rtcp(data) {
+            music = None;
+        }
         if let Some(fwd) = relay.on_packet(Instant::now(), side, src, data) {
             let out = match fwd.to_leg {
                 LegSide::A => &a,

@@ -90,7 +90,49 @@ async fn engine_with_call_center(
         crate::calls::FeatureCodes::with_overrides(&data.feature_codes),
     );
     engine.set_ring_groups(crate::calls::RingGroup::from_rows(&data.groups));
+    engine.set_hold_music(hold_music(&data.queues));
     Ok(engine)
+}
+
+/// The audio each queue plays to waiting callers: the bundled melody for `tone`, the file's
+/// samples for `wav:<path>` (8 kHz mono 16-bit; a file that cannot be used falls back to the
+/// melody, with a warning); queues with `ringback` are absent.
+fn hold_music(
+    queues: &[crate::store::QueueRow],
+) -> std::collections::HashMap<String, Arc<Vec<i16>>> {
+    let bundled = Arc::new(media_core::music::bundled_music());
+    let mut out = std::collections::HashMap::new();
+    for q in queues {
+        let samples = if q.music == "tone" {
+            bundled.clone()
+        } else if let Some(path) = q.music.strip_prefix("wav:") {
+            let read = std::fs::read(path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| media_core::wav::read_wav(&b).map_err(|e| e.to_string()))
+                .and_then(|w| {
+                    if w.sample_rate == 8_000 && !w.samples.is_empty() {
+                        Ok(w.samples)
+                    } else {
+                        Err(format!(
+                            "{} Hz, {} samples: 8000 Hz audio needed",
+                            w.sample_rate,
+                            w.samples.len()
+                        ))
+                    }
+                });
+            match read {
+                Ok(s) => Arc::new(s),
+                Err(e) => {
+                    tracing::warn!(queue = %q.number, path, error = %e, "queue music file unusable; playing the bundled melody");
+                    bundled.clone()
+                }
+            }
+        } else {
+            continue;
+        };
+        out.insert(q.number.clone(), samples);
+    }
+    out
 }
 
 /// Starts every part; returns the bound addresses and a future that runs until `shutdown`.

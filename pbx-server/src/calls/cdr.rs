@@ -209,7 +209,8 @@ pub fn enter_service(cdr: &mut CdrRecord, service: &str, detail: &str, source: &
 /// (a transferred call keeps its first answer).
 pub fn answer(cdr: &mut CdrRecord, by: &str, now_ms: i64) {
     if cdr.answer_ms.is_none() {
-        cdr.channel_up_ms = Some(now_ms);
+        // A channel the PBX answered earlier (a queue's music) keeps that time.
+        cdr.channel_up_ms.get_or_insert(now_ms);
         cdr.answer_ms = Some(now_ms);
         cdr.answered_by = Some(by.to_string());
     }

@@ -116,6 +116,8 @@ pub struct Engine {
     /// The last queue and agent states reported.
     queue_views: HashMap<String, shared_protocol::QueueStatus>,
     agent_views: HashMap<String, shared_protocol::AgentStatus>,
+    /// What callers waiting in each queue hear, when not ringback (8 kHz samples, looped).
+    music: HashMap<String, std::sync::Arc<Vec<i16>>>,
     /// Ring groups by number.
     groups: HashMap<String, groups::RingGroup>,
     /// Service changes made by feature codes, for the core to apply.
@@ -146,6 +148,7 @@ impl Engine {
             cc: CallCenter::default(),
             features: FeatureCodes::default(),
             queue_views: HashMap::new(),
+            music: HashMap::new(),
             agent_views: HashMap::new(),
             groups: HashMap::new(),
             service_changes: Vec::new(),

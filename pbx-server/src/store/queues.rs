@@ -29,6 +29,8 @@ pub struct QueueRow {
     /// Comma list of `paused`, `unavailable`.
     pub leave_empty: String,
     pub service_level_s: i64,
+    /// What waiting callers hear: `ringback`, `tone` or `wav:<path>`.
+    pub music: String,
     /// In ring order.
     pub members: Vec<QueueMemberRow>,
 }
@@ -299,7 +301,7 @@ impl Store {
     /// Sets one field of a queue of the default tenant, creating the queue when missing:
     /// `name`, `enabled`, `priority`, `strategy`, `ring_timeout_s`, `retry_s`, `wrapup_s`,
     /// `max_wait_s`, `max_callers`, `autopause`, `ring_busy`, `overflow`, `join_empty`,
-    /// `leave_empty`, `service_level_s`.
+    /// `leave_empty`, `service_level_s`, `music`.
     pub async fn set_queue_field(&self, number: &str, field: &str, value: &str) -> Result<()> {
         if !crate::calls::valid_number(number) {
             return Err(StoreError::Invalid(format!("queue number {number:?}")));
@@ -346,6 +348,18 @@ impl Store {
             "leave_empty" => {
                 check_states(value, &["paused", "unavailable"])?;
                 ("leave_empty", Some(value.to_string()))
+            }
+            "music" => {
+                let ok = matches!(value, "ringback" | "tone")
+                    || value
+                        .strip_prefix("wav:")
+                        .is_some_and(|p| !p.trim().is_empty());
+                if !ok {
+                    return Err(StoreError::Invalid(
+                        "music: ringback, tone or wav:<path of an 8 kHz mono WAV file>".into(),
+                    ));
+                }
+                ("music", Some(value.to_string()))
             }
             "enabled" | "autopause" | "ring_busy" => (field, None),
             "priority" | "ring_timeout_s" | "retry_s" | "wrapup_s" | "max_wait_s"
@@ -585,6 +599,7 @@ async fn load_queues_on(conn: &mut AnyConnection, tenant: &str) -> Result<Vec<Qu
                 join_empty: r.try_get("join_empty")?,
                 leave_empty: r.try_get("leave_empty")?,
                 service_level_s: r.try_get("service_level_s")?,
+                music: r.try_get("music")?,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -915,6 +930,9 @@ mod tests {
             .set_queue_field("610", "join_empty", "asleep")
             .await
             .is_err());
+        assert!(s.set_queue_field("610", "music", "jazz").await.is_err());
+        assert!(s.set_queue_field("610", "music", "wav:").await.is_err());
+        s.set_queue_field("610", "music", "tone").await.unwrap();
         assert!(
             s.set_queue_field("202", "name", "x").await.is_err(),
             "an extension"
@@ -923,8 +941,13 @@ mod tests {
         let q = s.queues("default").await.unwrap();
         let q = q.iter().find(|q| q.number == "610").unwrap();
         assert_eq!(
-            (q.strategy.as_str(), q.max_wait_s, q.overflow.as_str()),
-            ("linear", 30, "extension:203")
+            (
+                q.strategy.as_str(),
+                q.max_wait_s,
+                q.overflow.as_str(),
+                q.music.as_str()
+            ),
+            ("linear", 30, "extension:203", "tone")
         );
         assert_eq!(q.members[0].penalty, 1);
         s.set_feature_code("queue_pause", "*91").await.unwrap();

@@ -18,6 +18,7 @@ mod licence;
 mod malformed;
 mod postgres;
 mod queue_cti;
+mod queue_music;
 mod queues;
 mod register;
 mod rest;

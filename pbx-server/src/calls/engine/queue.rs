@@ -17,6 +17,18 @@ use sip_core::msg::NameAddr;
 use sip_core::transaction::Endpoint;
 use sip_core::Response;
 use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The first G.711 payload type (0 µ-law, 8 A-law) of an SDP offer's audio, in the offer's
+/// order of preference.
+fn first_g711(sdp: &[u8]) -> Option<u8> {
+    let text = std::str::from_utf8(sdp).ok()?;
+    let m = text.lines().find(|l| l.starts_with("m=audio "))?;
+    m.split_whitespace()
+        .skip(3)
+        .filter_map(|f| f.parse::<u8>().ok())
+        .find(|pt| matches!(pt, 0 | 8))
+}
 
 /// What the call center reads of the phones: the directory and the engine's call counts.
 pub(super) struct EngineLines<'a> {
@@ -76,7 +88,6 @@ impl Engine {
         id: u64,
         number: &str,
     ) {
-        let local = self.local;
         let name = self.cc.queue_name(number).unwrap_or_default().to_string();
         let Some(call) = self.calls.get_mut(&id) else {
             return;
@@ -86,16 +97,6 @@ impl Engine {
         call.queue = Some(number.to_string());
         call.queue_row = Some(row);
         call.ringing_ext = None;
-        // The caller hears ringback while it waits (the seed's default "Tono di squillo").
-        if let (Phase::Routing, Upstream::Invite(t), Some(invite)) =
-            (call.phase, call.upstream, call.a_invite.as_ref())
-        {
-            let mut r = Response::for_request(invite, 180, "Ringing");
-            r.set_to_tag(&call.a.local_tag);
-            r.headers
-                .push("Contact", local.contact(&call.a.contact_user, call.a.peer));
-            let _ = ep.respond(now.mono, t, r);
-        }
         let lines = EngineLines {
             dir,
             load: &self.load,
@@ -107,10 +108,86 @@ impl Engine {
             entered = entered.is_ok(),
             "queue"
         );
+        // The caller hears the queue's music (the PBX answers), or ringback (a 180, the
+        // seed's default "Tono di squillo") while it waits.
+        let music = self.music.get(number).cloned();
+        let playing = match (&entered, music) {
+            (Ok(()), Some(samples)) => self.play_music(ep, now, id, samples),
+            _ => false,
+        };
+        if !playing {
+            self.ringback(ep, now, id);
+        }
         self.persist(id);
         if let Err((cond, action)) = entered {
             self.queue_overflow(ep, dir, now, id, &[], cond, action);
         }
+    }
+
+    /// A 180 to a caller still waiting for the answer to its INVITE.
+    fn ringback(&mut self, ep: &mut Endpoint, now: Now, id: u64) {
+        let local = self.local;
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if let (Phase::Routing, Upstream::Invite(t), Some(invite)) =
+            (call.phase, call.upstream, call.a_invite.as_ref())
+        {
+            let mut r = Response::for_request(invite, 180, "Ringing");
+            r.set_to_tag(&call.a.local_tag);
+            r.headers
+                .push("Contact", local.contact(&call.a.contact_user, call.a.peer));
+            let _ = ep.respond(now.mono, t, r);
+        }
+    }
+
+    /// The PBX answers a caller entering a queue and plays it `samples` through the call's
+    /// relay until an agent answers; false (nothing done) when the caller's INVITE was
+    /// already answered, carried no offer, or offered no G.711. The answer mirrors the
+    /// caller's offer at the relay, so whichever of its codecs the agent picks later reaches
+    /// it without a re-INVITE. The record's channel goes up now; the call is answered only by
+    /// an agent.
+    fn play_music(&mut self, ep: &mut Endpoint, now: Now, id: u64, samples: Arc<Vec<i16>>) -> bool {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return false;
+        };
+        if !matches!(call.upstream, Upstream::Invite(_)) || call.phase != Phase::Routing {
+            return false;
+        }
+        let Some(offer) = call.media_a.received.clone() else {
+            return false;
+        };
+        let Some(pt) = first_g711(&offer) else {
+            return false;
+        };
+        if call.relay.is_none() {
+            match self.ports.start() {
+                Ok(r) => call.relay = Some(r),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start media relay");
+                    return false;
+                }
+            }
+        }
+        if let Some(addr) = sdp_media_addr(&offer) {
+            call.signal(Side::A, Some(addr));
+        }
+        if !call
+            .relay
+            .as_ref()
+            .is_some_and(|r| r.play_to_a(samples, pt))
+        {
+            return false;
+        }
+        call.cdr.channel_up_ms = Some(now.wall_ms);
+        self.answer_upstream(ep, now, id, &offer);
+        tracing::info!(call = id, payload_type = pt, "queue: music for the caller");
+        true
+    }
+
+    /// Installs what callers waiting in each queue hear (queues absent: ringback).
+    pub fn set_hold_music(&mut self, music: HashMap<String, Arc<Vec<i16>>>) {
+        self.music = music;
     }
 
     /// Polls the call center and carries out its decisions.
@@ -250,6 +327,9 @@ impl Engine {
             self.release_load(id, a);
         }
         if let Some(call) = self.calls.get_mut(&id) {
+            if let Some(r) = &call.relay {
+                r.stop_playing();
+            }
             call.queue = None;
             call.ringing_ext = Some(agent.to_string());
         }
