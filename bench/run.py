@@ -43,7 +43,7 @@ CALLCENTER_ONLY = "--callcenter-only" in sys.argv
 # Where cargo puts its builds (CARGO_TARGET_DIR when set, as cargo itself reads it).
 TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
 QUEUE_CALLS = 500 if QUICK else 3000
-QUEUE_RATE = 100 if QUICK else 200
+QUEUE_RATE = 100 if QUICK else 400
 REG_COUNT = 2000 if QUICK else 20000
 REG_RATE = 5000 if QUICK else 20000
 CALLS = 1000 if QUICK else 5000

@@ -24,7 +24,7 @@ const QUEUES: usize = 50;
 const PER_QUEUE: usize = 200;
 const AGENTS: usize = 2_000;
 /// Mean seconds between callers (all queues together).
-const ARRIVAL_MEAN_S: f64 = 0.045;
+const ARRIVAL_MEAN_S: f64 = 0.036;
 const RING_S: u64 = 3;
 const TALK_MIN_S: u64 = 30;
 const TALK_SPAN_S: u64 = 90;

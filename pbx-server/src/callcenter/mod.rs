@@ -622,13 +622,18 @@ impl CallCenter {
                 _ => continue,
             };
             let leaving = self.empty(&qn, lines, now, false);
+            // Whether a free member is missing is the same for every caller of the queue:
+            // once one finds nobody, the later ones are not tried (a queue with hundreds of
+            // callers waiting would otherwise cost callers × members on every step).
+            let mut nobody = false;
             for call in calls {
-                self.poll_waiter(now, now_ms, call, leaving, lines, &mut out);
+                self.poll_waiter(now, now_ms, call, leaving, lines, &mut nobody, &mut out);
             }
         }
         out
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn poll_waiter(
         &mut self,
         now: Instant,
@@ -636,6 +641,7 @@ impl CallCenter {
         call: u64,
         leaving: Option<Condition>,
         lines: &dyn Lines,
+        nobody: &mut bool,
         out: &mut Vec<Action>,
     ) {
         let Some(w) = self.waiters.get(&call) else {
@@ -679,11 +685,16 @@ impl CallCenter {
             Some(WaitState::Ready { at }) if at.is_none_or(|t| t <= now)
         );
         if ready {
-            let agents = self.pick(now, call, lines);
+            let agents = if *nobody {
+                Vec::new()
+            } else {
+                self.pick(now, call, lines)
+            };
             let Some(w) = self.waiters.get_mut(&call) else {
                 return;
             };
             if agents.is_empty() {
+                *nobody = true;
                 w.state = WaitState::Ready { at: None };
                 return;
             }
