@@ -49,15 +49,19 @@ pub fn free_udp_port() -> u16 {
         .port()
 }
 
-/// A free even port for SIPp's -mp whose next three are free too: SIPp binds audio RTP and
-/// RTCP, then video RTP and RTCP (base + 2, base + 3) even with no video. Taken from
-/// 6000-9999, below the softphones' blocks (10000 up), the PBXes' RTP ranges (20000 up) and
-/// the ephemeral range (32768 up), where another test's port-0 socket could take it first.
+/// A free even port for SIPp's -mp (or a baresip `rtp_ports` range) with a block of
+/// `MEDIA_BLOCK` free ports from it: SIPp binds audio RTP and RTCP, then video RTP and RTCP
+/// (base + 2, base + 3) even with no video, and more for concurrent calls. Taken from
+/// 3000-4999: SIPp itself takes 6000 up when run without -mp (and walks on while they are
+/// busy) and 8000 up for rtp_stream; the softphones' blocks are 10000 up, the PBXes' RTP ranges
+/// 20000 up, and the ephemeral range (32768 up) is where another test's port-0 socket could
+/// take it first.
 pub fn free_media_port() -> u16 {
+    const MEDIA_BLOCK: u16 = 20;
     static NEXT: AtomicU16 = AtomicU16::new(0);
     loop {
-        let base = 6000 + (NEXT.fetch_add(4, Ordering::Relaxed) % 4000);
-        if (base..base + 4).all(|p| UdpSocket::bind(("127.0.0.1", p)).is_ok()) {
+        let base = 3000 + (NEXT.fetch_add(MEDIA_BLOCK, Ordering::Relaxed) % 2000);
+        if (base..base + MEDIA_BLOCK).all(|p| UdpSocket::bind(("127.0.0.1", p)).is_ok()) {
             return base;
         }
     }
