@@ -266,8 +266,10 @@ def bench_ui():
         print(f"ui bench failed (exit status {p.returncode})", flush=True)
 
 
-def tree_rss_kib(pid):
-    """RSS of a process and all its descendants (the app and its WebKit processes), KiB."""
+def tree_mem_kib(pid, field):
+    """`field` (`Rss:` or `Pss:`, from smaps_rollup) summed over a process and its descendants
+    (the app and its WebKit processes), KiB. PSS shares the common libraries out instead of
+    counting them once per process, as RSS does."""
     children = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -283,9 +285,9 @@ def tree_rss_kib(pid):
         p = todo.pop()
         todo.extend(children.get(p, []))
         try:
-            with open(f"/proc/{p}/status") as f:
+            with open(f"/proc/{p}/smaps_rollup") as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith(field):
                         total += int(line.split()[1])
         except OSError:
             pass
@@ -308,7 +310,7 @@ def bench_desktop():
     display = next(n for n in range(140, 400) if not os.path.exists(f"/tmp/.X{n}-lock"))
     xvfb = subprocess.Popen(["Xvfb", f":{display}", "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    starts, rss = [], []
+    starts, rss, pss = [], [], []
     try:
         deadline = time.time() + 10
         while not os.path.exists(f"/tmp/.X11-unix/X{display}") and time.time() < deadline:
@@ -331,7 +333,8 @@ def bench_desktop():
                     break
                 starts.append(ready * 1000)
                 time.sleep(2)
-                rss.append(tree_rss_kib(app.pid))
+                rss.append(tree_mem_kib(app.pid, "Rss:"))
+                pss.append(tree_mem_kib(app.pid, "Pss:"))
             finally:
                 app.terminate()
                 try:
@@ -345,8 +348,9 @@ def bench_desktop():
     if starts:
         runs = ", ".join(f"{t:.0f}" for t in starts)
         print(f"{'cold start to UI on screen (ms, each run a new process)':<70}{runs:>30}", flush=True)
-        print(f"{'memory at sign-in, app + WebKit processes (MiB, median)':<70}"
-              f"{sorted(rss)[len(rss) // 2] / 1024:>30.1f}", flush=True)
+        print(f"{'memory at sign-in, app + WebKit processes, PSS / RSS (MiB, median)':<70}"
+              f"{sorted(pss)[len(pss) // 2] / 1024:>22.1f} / {sorted(rss)[len(rss) // 2] / 1024:.1f}",
+              flush=True)
 
 
 def iso_ms(s):
