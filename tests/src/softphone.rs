@@ -135,3 +135,35 @@ pub fn peak(samples: &[i16]) -> i32 {
         .max()
         .unwrap_or(0)
 }
+
+/// One second of audio at the phones' 8 kHz.
+pub const SECOND: usize = 8000;
+
+/// Registers `phone` and waits (up to 10 s) for the registrar's answer.
+pub async fn registered(phone: &Phone) {
+    phone.register().await.unwrap();
+    assert!(
+        phone.wait_registered(Duration::from_secs(10)).await,
+        "{:?}",
+        phone.registration()
+    );
+}
+
+/// `caller` calls `number`; `callee` answers. Returns both sides' call ids once both are
+/// connected.
+pub async fn connect(
+    caller: &Phone,
+    caller_ev: &Events,
+    number: &str,
+    callee: &Phone,
+    callee_ev: &Events,
+    seen: &[CallId],
+) -> (CallId, CallId) {
+    let out = caller.call(number).await.unwrap();
+    let inc = callee_ev.incoming(seen).await;
+    caller_ev.state(out, CallState::Ringing).await;
+    callee.answer(inc).await.unwrap();
+    caller_ev.state(out, CallState::Connected).await;
+    callee_ev.state(inc, CallState::Connected).await;
+    (out, inc)
+}

@@ -4,20 +4,13 @@
 //! caller who hangs up during the music abandoned (CANCELED), though its channel was up.
 //! Caller and agent are cti-core softphones whose test devices record what they play.
 
-use centralino_e2e::softphone::{heard, played, share, softphone};
+use centralino_e2e::softphone::{heard, played, registered, share, softphone, SECOND};
 use centralino_e2e::Pbx;
 use cti_core::media::device::{tone_share, TestDevice};
-use cti_core::phone::{CallState, Phone};
+use cti_core::phone::CallState;
 use media_core::music::BUNDLED_NOTES;
 use std::sync::Arc;
 use std::time::Duration;
-
-const SECOND: usize = 8000;
-
-async fn registered(phone: &Phone) {
-    phone.register().await.unwrap();
-    assert!(phone.wait_registered(Duration::from_secs(10)).await);
-}
 
 /// Share of the 20 ms frames of `samples` whose dominant tone is one of the melody's notes
 /// (against the phones' own test tones).

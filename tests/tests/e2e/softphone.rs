@@ -2,44 +2,16 @@
 //! calls both ways with tones detected at the other end, hold and resume, DTMF, call
 //! waiting, a network change under the phone, and a bad receive network.
 
-use centralino_e2e::softphone::{heard, peak, played, share, softphone, Events};
+use centralino_e2e::softphone::{
+    connect, heard, peak, played, registered, share, softphone, SECOND,
+};
 use centralino_e2e::Pbx;
 use cti_core::media::codec::G711;
 use cti_core::media::device::TestDevice;
 use cti_core::media::netem::Impairment;
-use cti_core::phone::{CallId, CallState, EndReason, Phone, PhoneEvent};
+use cti_core::phone::{CallId, CallState, EndReason, PhoneEvent};
 use std::sync::Arc;
 use std::time::Duration;
-
-const SECOND: usize = 8000;
-
-async fn registered(phone: &Phone) {
-    phone.register().await.unwrap();
-    assert!(
-        phone.wait_registered(Duration::from_secs(10)).await,
-        "{:?}",
-        phone.registration()
-    );
-}
-
-/// `caller` calls `number`; `callee` answers. Returns both sides' call ids once both are
-/// connected.
-async fn connect(
-    caller: &Phone,
-    caller_ev: &Events,
-    number: &str,
-    callee: &Phone,
-    callee_ev: &Events,
-    seen: &[CallId],
-) -> (CallId, CallId) {
-    let out = caller.call(number).await.unwrap();
-    let inc = callee_ev.incoming(seen).await;
-    caller_ev.state(out, CallState::Ringing).await;
-    callee.answer(inc).await.unwrap();
-    caller_ev.state(out, CallState::Connected).await;
-    callee_ev.state(inc, CallState::Connected).await;
-    (out, inc)
-}
 
 /// Plays on for `d`, then returns what `call` played on `dev` during the last `tail`.
 async fn listen(dev: &TestDevice, call: CallId, d: Duration, tail: usize) -> Vec<i16> {

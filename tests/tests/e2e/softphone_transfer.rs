@@ -3,41 +3,15 @@
 //! transferor's leg; the two remaining phones then hear each other (tone detection), and
 //! the record's steps close BLINDXFER / ATXFER as the CTI-driven transfers do.
 
-use centralino_e2e::softphone::{heard, played, share, softphone, Events};
+use centralino_e2e::softphone::{
+    connect, heard, played, registered, share, softphone, Events, SECOND,
+};
 use centralino_e2e::Pbx;
 use cti_core::media::device::TestDevice;
-use cti_core::phone::{CallId, CallState, EndReason, Phone, PhoneEvent, TransferState};
+use cti_core::phone::{CallId, CallState, EndReason, PhoneEvent, TransferState};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
-
-const SECOND: usize = 8000;
-
-async fn registered(phone: &Phone) {
-    phone.register().await.unwrap();
-    assert!(
-        phone.wait_registered(Duration::from_secs(10)).await,
-        "{:?}",
-        phone.registration()
-    );
-}
-
-async fn connect(
-    caller: &Phone,
-    caller_ev: &Events,
-    number: &str,
-    callee: &Phone,
-    callee_ev: &Events,
-    seen: &[CallId],
-) -> (CallId, CallId) {
-    let out = caller.call(number).await.unwrap();
-    let inc = callee_ev.incoming(seen).await;
-    caller_ev.state(out, CallState::Ringing).await;
-    callee.answer(inc).await.unwrap();
-    caller_ev.state(out, CallState::Connected).await;
-    callee_ev.state(inc, CallState::Connected).await;
-    (out, inc)
-}
 
 /// The last second `call` played on `dev`, after `d` more of playing.
 /// Waits until the last second `dev` heard on `call` is mostly `hz` (after at least `d`), and
