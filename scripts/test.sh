@@ -5,6 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# CI builds once from nothing on a machine whose disk can be small (a run ran out of space
+# during clippy with ~4 GB of target): there, .ci/run sets CENTRALINO_LEAN_DISK=1, which turns
+# off incremental compilation (~1 GB of caches a one-shot build never reads) and removes the
+# test build once the tests are done, before the fuzz build. Locally both stay as they are.
+lean=${CENTRALINO_LEAN_DISK:-0}
+if [ "$lean" = 1 ]; then export CARGO_INCREMENTAL=0; fi
+disk() { echo "   disk: $(df -h --output=avail . | tail -1 | tr -d ' ') free, target $(du -sh "${CARGO_TARGET_DIR:-target}" 2>/dev/null | cut -f1)"; }
+
 need_pkgs=()
 for pair in cmake:cmake sipp:sip-tester baresip:baresip tcpdump:tcpdump python3:python3 /usr/lib/postgresql/15/bin/initdb:postgresql \
     pkg-config:pkg-config xvfb-run:xvfb xauth:xauth WebKitWebDriver:webkit2gtk-driver; do
@@ -85,16 +93,22 @@ grep -q ' ./usr/share/applications/centralino.desktop$' <<<"$contents"
 grep -q libwebkit2gtk-4.1-0 <<<"$(dpkg-deb --field "$deb" Depends)"
 echo "built $deb"
 
+disk
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
+disk
 echo "== cargo test (SQLite and PostgreSQL)"
 # Parallel e2e tests each start a PBX and several SIPp processes; two cores cope with four.
 log=$(mktemp)
 scripts/with-postgres.sh cargo test --workspace -- --test-threads="${TEST_THREADS:-4}" 2>&1 | tee "$log"
 
+disk
+if [ "$lean" = 1 ]; then rm -rf "${CARGO_TARGET_DIR:-target}/debug"; fi
+
 echo "== fuzz (bounded)"
 scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+disk
 
 # One closing line for the whole suite (cargo's last line is often a crate with no doc tests).
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
