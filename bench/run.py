@@ -34,6 +34,14 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FLAGS = {"--quick", "--cti-only", "--softphone-only", "--ui-only", "--desktop-only", "--callcenter-only"}
+# A full run takes many minutes and builds in release: never start one on a typo or a --help.
+if any(a in ("-h", "--help") for a in sys.argv[1:]):
+    print(__doc__)
+    sys.exit(0)
+_unknown = [a for a in sys.argv[1:] if a not in FLAGS]
+if _unknown:
+    sys.exit(f"bench/run.py: unknown argument(s) {' '.join(_unknown)}; see --help")
 QUICK = "--quick" in sys.argv
 CTI_ONLY = "--cti-only" in sys.argv
 SOFTPHONE_ONLY = "--softphone-only" in sys.argv
