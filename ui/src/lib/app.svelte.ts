@@ -55,6 +55,9 @@ export class AppState {
   /** Numbers dialled by click-to-call, by call id: until the user answers, the call has no
    *  callee yet, and this is what it will call. */
   dialled: Record<string, string> = $state({});
+  /** The call whose card is being dragged (to drop on a directory row: a blind transfer). The
+   *  drag's own data carries it too; this is for browsers that hide it until the drop. */
+  draggedCall: string | null = $state(null);
   /** The mode the user picked (desktop app); `null`: the highest the seat allows. */
   chosenMode: CtiMode | null = $state(null);
   lang: Lang;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   PROTOCOL_VERSION,
   type AgentStatus,
+  type CallInfo,
   type Event,
   type HistoryEntry,
   type QueueStatus,
@@ -14,12 +15,15 @@ import {
   HISTORY_MAX,
   agentList,
   agentPauseMs,
+  incomingCalls,
   membersOf,
   missedHistory,
   myAgent,
   myCalls,
+  nameOf,
   oldestWaitMs,
   otherParty,
+  parkedCalls,
   queueList,
   queuePauseMs,
   runningPause,
@@ -245,6 +249,69 @@ describe('my calls', () => {
     const calls = myCalls(v);
     expect(calls).toHaveLength(1);
     expect(otherParty(v, calls[0]!).number).toBe('0612345xxx');
+  });
+});
+
+describe('incoming calls', () => {
+  const ringing = (id: string, caller: { number: string; name: string | null }, callee = '201'): CallInfo => ({
+    id,
+    caller,
+    callee: { number: callee, name: null },
+    state: 'ringing',
+    held_by: null,
+    started_ms: 1718000100000,
+    answered_ms: null,
+  });
+
+  it('are calls ringing my extension from others, not my own click-to-call nor others\' calls', () => {
+    const s = loaded();
+    s.applyEvent(4800, { kind: 'call', call: ringing('in.1', { number: '202', name: 'Luca Bianchi' }) });
+    s.applyEvent(4801, { kind: 'call', call: ringing('c2c.1', { number: '201', name: null }, '') });
+    s.applyEvent(4802, { kind: 'call', call: ringing('other.1', { number: '203', name: null }, '202') });
+    expect(incomingCalls(s.view).map((c) => c.id)).toEqual(['in.1']);
+    s.applyEvent(4803, { kind: 'call', call: { ...ringing('in.1', { number: '202', name: null }), state: 'connected' } });
+    expect(incomingCalls(s.view)).toEqual([]);
+  });
+
+  it('name the caller from the directory, the call, or my history', () => {
+    const v = loaded().view;
+    // An extension: the directory's name wins over what the call says.
+    expect(nameOf(v, { number: '202', name: 'Someone else' })).toBe('Luca Bianchi');
+    expect(nameOf(v, { number: '0698765432', name: 'ACME Srl' })).toBe('ACME Srl');
+    v.history = [
+      { ...v.history[0]!, id: 'h.1', other: { number: '0698765432', name: 'Studio Neri' } },
+      { ...v.history[0]!, id: 'h.2', other: { number: '0612345xxx', name: 'Masked' } },
+    ];
+    expect(nameOf(v, { number: '0698765432', name: null })).toBe('Studio Neri');
+    expect(nameOf(v, { number: '0611111111', name: null })).toBeNull();
+    // A masked number may be another caller's: not looked up.
+    expect(nameOf(v, { number: '0612345xxx', name: null })).toBeNull();
+  });
+});
+
+describe('park slots', () => {
+  it('come with the snapshot, change with park_slot events, and a snapshot replaces them', () => {
+    const s = new CtiStore();
+    const snap = snapshot();
+    expect(parkedCalls(s.view)).toEqual([]);
+    s.applySnapshot(snap);
+    expect(s.view.parkSlots).toEqual({}); // the doc's snapshot: a PBX without park slots
+    snap.park_slots = ['890', '891', '892'].map((slot) => ({ slot, lamp: 'idle', peer: null }));
+    s.applySnapshot(snap);
+    expect(Object.keys(s.view.parkSlots)).toEqual(['890', '891', '892']);
+    expect(parkedCalls(s.view)).toEqual([]);
+
+    const f = ev('event_park_slot');
+    expect(s.applyEvent(f.seq, f.event)).toEqual({ ok: true });
+    s.applyEvent(f.seq + 1, { kind: 'park_slot', slot: { slot: '892', lamp: 'hold', peer: { number: '0612345xxx', name: null } } });
+    expect(parkedCalls(s.view).map((p) => [p.slot, p.peer?.number])).toEqual([
+      ['890', '201'],
+      ['892', '0612345xxx'],
+    ]);
+    s.applyEvent(f.seq + 2, { kind: 'park_slot', slot: { slot: '890', lamp: 'idle', peer: null } });
+    expect(parkedCalls(s.view).map((p) => p.slot)).toEqual(['892']);
+    s.applySnapshot(snapshot());
+    expect(parkedCalls(s.view)).toEqual([]);
   });
 });
 

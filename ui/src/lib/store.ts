@@ -14,6 +14,8 @@ import {
   type Event,
   type ExtensionState,
   type HistoryEntry,
+  type ParkSlot,
+  type Party,
   type QueueStatus,
   type Services,
   type Snapshot,
@@ -50,6 +52,8 @@ export interface CtiView {
    *  `agents` so a queue's view depends on its own members only, and changes only when the
    *  membership does (not on every state change). */
   queueMembers: Record<string, string[]>;
+  /** Call park slots by slot number (empty when the PBX has none). */
+  parkSlots: Record<string, ParkSlot>;
   /** The server's clock minus ours (ms), from the snapshot's `server_ms` and when it arrived;
    *  0 when the server does not say. Ages are counted on `Date.now() + clockOffsetMs`, since
    *  every time in the frames is on the server's clock. */
@@ -79,6 +83,7 @@ export function emptyView(): CtiView {
     queues: {},
     agents: {},
     queueMembers: {},
+    parkSlots: {},
     clockOffsetMs: 0,
     lastSeq: null,
   };
@@ -143,6 +148,9 @@ export class CtiStore {
     v.queues = queues;
     v.agents = agents;
     v.queueMembers = queueMembers;
+    const parkSlots: Record<string, ParkSlot> = {};
+    for (const p of s.park_slots ?? []) parkSlots[p.slot] = p;
+    v.parkSlots = parkSlots;
     // The link's latency makes this a little low; that is well under the second the views show.
     v.clockOffsetMs =
       s.server_ms !== undefined && s.server_ms !== null && receivedMs !== undefined ? s.server_ms - receivedMs : 0;
@@ -225,6 +233,9 @@ export class CtiStore {
         }
         break;
       }
+      case 'park_slot':
+        v.parkSlots[ev.slot.slot] = ev.slot;
+        break;
     }
     return { ok: true };
   }
@@ -262,6 +273,38 @@ export function mySide(v: CtiView, call: CallInfo): 'caller' | 'callee' | null {
 /** The other party of a call, seen from the user. */
 export function otherParty(v: CtiView, call: CallInfo) {
   return mySide(v, call) === 'callee' ? call.caller : call.callee;
+}
+
+/** Calls ringing the user's own extension from someone else, oldest first (the incoming-call
+ *  popup). A click-to-call rings the user's phone too, but as its caller: not included. */
+export function incomingCalls(v: CtiView): CallInfo[] {
+  const me = myExtension(v);
+  if (me === null) return [];
+  return Object.values(v.calls)
+    .filter((c) => c.state === 'ringing' && c.callee.number === me && c.caller.number !== me)
+    .sort((a, b) => a.started_ms - b.started_ms);
+}
+
+/** A name for a party: the directory's name of an extension, else the name the call carries,
+ *  else (for an external number) the name the user's history gave it. Masked numbers are not
+ *  looked up in the history: two callers can share a masked number. */
+export function nameOf(v: CtiView, p: Party): string | null {
+  const ext = v.extensions[p.number];
+  if (ext) return ext.name || null;
+  if (p.name) return p.name;
+  if (!p.number || /x/i.test(p.number)) return null;
+  for (const list of [v.history, v.olderMissed]) {
+    const hit = list.find((e) => e.other.number === p.number && e.other.name);
+    if (hit) return hit.other.name;
+  }
+  return null;
+}
+
+/** Occupied park slots (a call parked there), in slot order. */
+export function parkedCalls(v: CtiView): ParkSlot[] {
+  return Object.values(v.parkSlots)
+    .filter((p) => p.lamp === 'hold')
+    .sort((a, b) => collator.compare(a.slot, b.slot));
 }
 
 /** Missed calls: those loaded with the full history plus older missed pages. */

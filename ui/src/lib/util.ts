@@ -128,3 +128,10 @@ export const PAUSE_REASONS = ['lunch', 'break', 'meeting', 'backoffice'] as cons
 
 /** Longest pause reason the protocol takes. */
 export const PAUSE_REASON_MAX = 64;
+
+/** The park code: a call transferred there is parked in a free slot (`890`–`899`). The
+ *  snapshot gives the slots but not the code, so this is the PBX's default feature code. */
+export const PARK_NUMBER = '888';
+
+/** Drag-and-drop type of a call card dragged onto the directory (its data: the call id). */
+export const CALL_MIME = 'application/x-centralino-call';
