@@ -304,3 +304,104 @@ describe('drag and drop transfer', () => {
     expect(drag($('[data-number="202"]')!, 'dragover', dt2).defaultPrevented).toBe(false);
   });
 });
+
+describe('incoming-call popup', () => {
+  const incoming = (id: string, caller: { number: string; name: string | null }, callee = '201'): CallInfo => ({
+    id,
+    caller,
+    callee: { number: callee, name: null },
+    state: 'ringing',
+    held_by: null,
+    started_ms: 1718000100000 + Number(id.replace(/\D/g, '') || 0),
+    answered_ms: null,
+  });
+  const popup = () => $('[data-testid=incoming-call]');
+  const popupButton = (text: string) =>
+    [...popup()!.querySelectorAll('button')].find((b) => b.textContent!.trim() === text) as HTMLButtonElement;
+
+  it('shows a colleague calling me, with the name from the directory, until I answer', () => {
+    start();
+    signIn();
+    expect(popup()).toBeNull();
+    const search = $('[data-testid=dir-search]') as HTMLInputElement;
+    search.focus();
+    send({ kind: 'call', call: incoming('in.1', { number: '202', name: null }) });
+    const p = popup()!;
+    expect(p.getAttribute('role')).toBe('dialog');
+    expect(p.getAttribute('aria-modal')).toBe('false');
+    expect(p.closest('[aria-live=assertive]')).not.toBeNull();
+    expect(document.activeElement).toBe(search); // it takes no focus from what the user does
+    expect(p.querySelector('h2')!.textContent).toContain('Incoming call');
+    expect($('[data-testid=incoming-name]')!.textContent).toBe('Luca Bianchi');
+    expect($('[data-testid=incoming-number]')!.textContent).toBe('202');
+    expect(p.textContent).toContain('Answer on your phone');
+
+    popupButton('Reject').click();
+    expect(lastCommand()).toEqual({ name: 'hangup', call: 'in.1' });
+    // Answered: the popup goes (the call stays in My calls).
+    send({ kind: 'call', call: { ...incoming('in.1', { number: '202', name: null }), state: 'connected', answered_ms: 1718000105000 } });
+    expect(popup()).toBeNull();
+    expect(card('in.1').dataset.state).toBe('connected');
+  });
+
+  it('names an external caller from my history, and goes when the call ends', () => {
+    start();
+    signIn((s) => {
+      s.user.permissions.privacy = true;
+      s.history.push({ ...s.history[0]!, id: 'h.9', other: { number: '0698765432', name: 'Studio Neri' } });
+    });
+    send({ kind: 'call', call: incoming('in.2', { number: '0698765432', name: null }) });
+    expect($('[data-testid=incoming-name]')!.textContent).toBe('Studio Neri');
+    expect($('[data-testid=incoming-number]')!.textContent).toBe('0698765432');
+    send({ kind: 'call_ended', id: 'in.2' });
+    expect(popup()).toBeNull();
+
+    // Nobody knows this one: the number alone.
+    send({ kind: 'call', call: incoming('in.3', { number: '0611111111', name: null }) });
+    expect($('[data-testid=incoming-name]')).toBeNull();
+    expect($('[data-testid=incoming-number]')!.textContent).toBe('0611111111');
+  });
+
+  it('Dismiss and Escape hide it for that call; the next ringing call shows', () => {
+    start();
+    signIn();
+    send({ kind: 'call', call: incoming('in.4', { number: '0611111111', name: null }) });
+    send({ kind: 'call', call: incoming('in.5', { number: '202', name: null }) });
+    expect(popup()!.dataset.call).toBe('in.4');
+    expect(popup()!.textContent).toContain('More calls ringing: 1');
+    popupButton('Dismiss').click();
+    flushSync();
+    expect(popup()!.dataset.call).toBe('in.5');
+    expect(popup()!.textContent).not.toContain('More calls ringing');
+    expect(transport.last.sent.some((m) => m.type === 'command' && m.command.name === 'hangup')).toBe(false);
+    popup()!.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }));
+    flushSync();
+    expect(popup()).toBeNull();
+    // Still ringing in My calls.
+    expect(card('in.4').dataset.state).toBe('ringing');
+  });
+
+  it('not for my own click-to-call, nor for calls of others a supervisor sees', () => {
+    start();
+    signIn((s) => (s.user.permissions.supervisor = true));
+    send({ kind: 'call', call: incoming('c2c.1', { number: '201', name: 'Anna Rossi' }, '') });
+    send({ kind: 'call', call: incoming('other.1', { number: '0611111111', name: null }, '202') });
+    expect(popup()).toBeNull();
+  });
+
+  it('speaks Italian, and keeps Reject in Free mode (hanging up is free)', () => {
+    start('it');
+    signIn(() => {}, 'free');
+    send({ kind: 'call', call: incoming('in.6', { number: '202', name: null }) });
+    expect(popup()!.querySelector('h2')!.textContent).toContain('Chiamata in arrivo');
+    expect(popup()!.textContent).toContain('Rispondi dal telefono');
+    expect(texts([...popup()!.querySelectorAll('button')])).toEqual(['Rifiuta', 'Nascondi']);
+  });
+
+  it('without call control there is nothing to reject with', () => {
+    start();
+    signIn((s) => (s.user.permissions.call_control = false));
+    send({ kind: 'call', call: incoming('in.7', { number: '202', name: null }) });
+    expect(texts([...popup()!.querySelectorAll('button')])).toEqual(['Dismiss']);
+  });
+});
