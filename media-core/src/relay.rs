@@ -139,6 +139,11 @@ impl RelayLeg {
         self.stats
     }
 
+    /// The telephone-event payload type of packets received on this leg.
+    pub fn telephone_event_pt(&self) -> Option<u8> {
+        self.telephone_event_pt
+    }
+
     /// Applies the latching rule to a valid packet from `source`; false if it is dropped.
     fn accept_source(&mut self, now: Instant, source: SocketAddr) -> bool {
         match self.latched {

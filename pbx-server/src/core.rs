@@ -104,6 +104,7 @@ impl Core {
         mut self,
         mut inbound: mpsc::Receiver<Inbound>,
         mut control: mpsc::Receiver<Control>,
+        mut digits: mpsc::UnboundedReceiver<crate::media::RelayDigit>,
         mut shutdown: watch::Receiver<bool>,
     ) {
         let extensions: Vec<(String, String)> = self
@@ -185,6 +186,12 @@ impl Core {
                 }
                 // A closed control channel disables this branch (no busy loop).
                 Some(cmd) = control.recv() => self.on_control(cmd),
+                // Keys pressed in calls, for the in-call services.
+                Some(d) = digits.recv() => {
+                    let now = self.now();
+                    self.engine.on_digit(&mut self.ep, &self.dir, now, d);
+                    self.report();
+                }
                 _ = shutdown.changed() => break,
             }
         }

@@ -1,6 +1,8 @@
 //! The media relay's I/O shell: two UDP sockets per call, one tokio task each call,
-//! the forwarding decisions made by `media_core::relay::Relay`.
+//! the forwarding decisions made by `media_core::relay::Relay`. Key presses (RFC 4733) that
+//! a party sends are reported to the call engine for the in-call services (`*4`, `#4`, `#8`).
 
+use media_core::dtmf::DtmfDetector;
 use media_core::music::MusicPlayer;
 use media_core::relay::{LegSide, Relay};
 use std::io;
@@ -32,9 +34,22 @@ enum Ctl {
 /// How often the music sends a packet.
 const PACKET_TIME: std::time::Duration = std::time::Duration::from_millis(20);
 
+/// A key a party pressed during a call, as RFC 4733 telephone events reached the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelayDigit {
+    /// The relay it came through ([`RelayHandle::id`]).
+    pub relay: u64,
+    /// The relay leg whose party pressed it.
+    pub side: LegSide,
+    /// '0'-'9', '*', '#', 'A'-'D'.
+    pub digit: char,
+}
+
 /// A running relay; dropping it stops the task.
 #[derive(Debug)]
 pub struct RelayHandle {
+    /// Unique among the relays of this server's life (key of its [`RelayDigit`]s).
+    pub id: u64,
     /// Port the A leg (caller) sends to.
     pub port_a: u16,
     /// Port the B legs (callees) send to.
@@ -87,6 +102,8 @@ pub struct PortPool {
     next: u16,
     metrics: Arc<MediaMetrics>,
     runtime: tokio::runtime::Handle,
+    next_id: u64,
+    digits: Option<mpsc::UnboundedSender<RelayDigit>>,
 }
 
 impl PortPool {
@@ -107,7 +124,14 @@ impl PortPool {
             next: min,
             metrics,
             runtime,
+            next_id: 0,
+            digits: None,
         }
+    }
+
+    /// Where relays started from now on report the keys their parties press.
+    pub fn report_digits(&mut self, to: mpsc::UnboundedSender<RelayDigit>) {
+        self.digits = Some(to);
     }
 
     fn bind_one(&mut self) -> io::Result<std::net::UdpSocket> {
@@ -138,16 +162,20 @@ impl PortPool {
         let port_b = b.local_addr()?.port();
         let (tx, rx) = mpsc::unbounded_channel();
         let metrics = self.metrics.clone();
+        self.next_id += 1;
+        let id = self.next_id;
+        let digits = self.digits.clone().map(|to| (id, to));
         self.runtime.spawn(async move {
             // Registered with the media runtime's reactor: created inside its task.
             match (UdpSocket::from_std(a), UdpSocket::from_std(b)) {
-                (Ok(a), Ok(b)) => run(a, b, rx, metrics).await,
+                (Ok(a), Ok(b)) => run(a, b, rx, metrics, digits).await,
                 (Err(e), _) | (_, Err(e)) => {
                     tracing::error!(error = %e, "relay socket setup failed")
                 }
             }
         });
         Ok(RelayHandle {
+            id,
             port_a,
             port_b,
             ctl: tx,
@@ -163,9 +191,16 @@ async fn run(
     b: UdpSocket,
     mut ctl: mpsc::UnboundedReceiver<Ctl>,
     m: Arc<MediaMetrics>,
+    digits: Option<(u64, mpsc::UnboundedSender<RelayDigit>)>,
 ) {
     m.active.fetch_add(1, Ordering::Relaxed);
     let mut relay = Relay::new();
+    let mut keys = digits.map(|(id, to)| Keys {
+        id,
+        to,
+        a: None,
+        b: None,
+    });
     let mut buf_a = vec![0u8; MAX_DATAGRAM];
     let mut buf_b = vec![0u8; MAX_DATAGRAM];
     let mut music: Option<MusicPlayer> = None;
@@ -208,6 +243,9 @@ async fn run(
             music = None;
         }
         if let Some(fwd) = relay.on_packet(Instant::now(), side, src, data) {
+            if let Some(k) = keys.as_mut() {
+                k.on_packet(side, relay.leg(side).telephone_event_pt(), data);
+            }
             let out = match fwd.to_leg {
                 LegSide::A => &a,
                 LegSide::B => &b,
@@ -219,4 +257,40 @@ async fn run(
         }
     }
     m.active.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// The key detectors of one relay, one per leg (made at the leg's first packet).
+struct Keys {
+    id: u64,
+    to: mpsc::UnboundedSender<RelayDigit>,
+    a: Option<DtmfDetector>,
+    b: Option<DtmfDetector>,
+}
+
+impl Keys {
+    /// Feeds an accepted packet of `side` (RTCP and garbage are skipped) and reports the
+    /// keys it completes.
+    fn on_packet(&mut self, side: LegSide, event_pt: Option<u8>, data: &[u8]) {
+        let Some(pt) = event_pt else { return };
+        if media_core::rtp::is_rtcp(data) {
+            return;
+        }
+        let Ok((header, payload)) = media_core::rtp::parse_rtp(data) else {
+            return;
+        };
+        let slot = match side {
+            LegSide::A => &mut self.a,
+            LegSide::B => &mut self.b,
+        };
+        let det = slot.get_or_insert_with(|| DtmfDetector::new(pt));
+        // A short event payload is the sender's mistake; the packet is still relayed.
+        let _ = det.on_packet(&header, payload);
+        while let Some(d) = det.poll_digit() {
+            let _ = self.to.send(RelayDigit {
+                relay: self.id,
+                side,
+                digit: d.digit,
+            });
+        }
+    }
 }

@@ -155,13 +155,15 @@ pub async fn start(
     let (sender, inbound, sip_addr) =
         sip_io::start(SocketAddr::new(settings.bind, settings.sip_port)).await?;
     let media_metrics = Arc::new(MediaMetrics::default());
-    let ports = PortPool::new(
+    let mut ports = PortPool::new(
         settings.bind,
         settings.rtp_min,
         settings.rtp_max,
         media_metrics.clone(),
         media_runtime()?,
     );
+    let (digits_tx, digits_rx) = mpsc::unbounded_channel();
+    ports.report_digits(digits_tx);
     let local = Local {
         ip: settings.advertised_ip(),
         port: sip_addr.port(),
@@ -204,7 +206,7 @@ pub async fn start(
     let handle = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
-            core.run(inbound, control_rx, shutdown).await;
+            core.run(inbound, control_rx, digits_rx, shutdown).await;
             // The core dropped its sender: the writer drains what is queued, then ends.
             let _ = db_task.await;
         }

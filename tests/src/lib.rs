@@ -511,6 +511,27 @@ pub fn refused_scenario(dir: &Path, status: u16) -> PathBuf {
     p
 }
 
+/// Writes `tests/sipp/uas_keys.xml` with a capture of `keys` pressed (RFC 4733) in `dir`:
+/// a callee that answers, then presses the keys.
+pub fn keys_scenario(dir: &Path, keys: &str) -> PathBuf {
+    let name: String = keys
+        .chars()
+        .map(|c| match c {
+            '#' => 'h',
+            '*' => 's',
+            c => c,
+        })
+        .collect();
+    let pcap = dir.join(format!("keys_{name}.pcap"));
+    pcap::write_keys_pcap(&pcap, keys);
+    let text = std::fs::read_to_string(scenarios().join("uas_keys.xml"))
+        .unwrap()
+        .replace("KEYS_PCAP", &pcap.display().to_string());
+    let p = dir.join(format!("uas_keys_{name}.xml"));
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
 /// A fresh, empty PostgreSQL database in the cluster of `CENTRALINO_TEST_PG_URL`, or `None`
 /// when the variable is not set (the README's test command always sets it).
 pub fn fresh_postgres_db() -> Option<String> {

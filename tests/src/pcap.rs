@@ -140,3 +140,64 @@ pub fn parse(b: &[u8]) -> Vec<Datagram> {
     }
     out
 }
+
+/// Writes a pcap (Ethernet, IPv4, UDP 127.0.0.1:6000 -> 127.0.0.1:6002) of RTP packets that
+/// press `keys` as RFC 4733 events (payload type 101; 100 ms each, 200 ms apart), for SIPp's
+/// `play_pcap_audio`, which sends the UDP payloads with the capture's timing.
+pub fn write_keys_pcap(path: &Path, keys: &str) {
+    let mut sender = media_core::DtmfSender::new(101, 0x4b45_5953, 1000);
+    let mut out = Vec::new();
+    // Global header: magic, version 2.4, zone 0, accuracy 0, snaplen, link type 1 (Ethernet).
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    let mut timestamp: u32 = 160_000;
+    let mut start = Duration::from_secs(1_700_000_000);
+    for key in keys.chars() {
+        let packets = sender
+            .digit_packets(key, timestamp, 800)
+            .unwrap_or_else(|e| panic!("key {key:?}: {e}"));
+        for p in packets {
+            let at = start + p.offset;
+            let frame = udp_frame(&p.bytes);
+            out.extend_from_slice(&(at.as_secs() as u32).to_le_bytes());
+            out.extend_from_slice(&at.subsec_micros().to_le_bytes());
+            out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+            out.extend_from_slice(&frame);
+        }
+        start += Duration::from_millis(300);
+        timestamp = timestamp.wrapping_add(2400);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// An Ethernet frame carrying `payload` in UDP over IPv4 on loopback addresses.
+fn udp_frame(payload: &[u8]) -> Vec<u8> {
+    let udp_len = 8 + payload.len();
+    let ip_len = 20 + udp_len;
+    let mut f = vec![0u8; 12];
+    f.extend_from_slice(&0x0800u16.to_be_bytes());
+    let mut ip = vec![0x45, 0];
+    ip.extend_from_slice(&(ip_len as u16).to_be_bytes());
+    ip.extend_from_slice(&[0, 0, 0x40, 0, 64, 17, 0, 0]);
+    ip.extend_from_slice(&Ipv4Addr::LOCALHOST.octets());
+    ip.extend_from_slice(&Ipv4Addr::LOCALHOST.octets());
+    let sum = ip
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum::<u32>();
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = !((sum & 0xffff) + (sum >> 16)) as u16;
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&6000u16.to_be_bytes());
+    f.extend_from_slice(&6002u16.to_be_bytes());
+    f.extend_from_slice(&(udp_len as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(payload);
+    f
+}

@@ -11,6 +11,7 @@
 mod features;
 mod forks;
 mod groups;
+mod incall;
 mod indialog;
 mod invite;
 mod ops;
@@ -124,6 +125,8 @@ pub struct Engine {
     service_changes: Vec<(String, crate::control::ServiceChange)>,
     /// Call park: slots and what is parked in them.
     park: park::ParkLot,
+    /// In-call services: the keys each party of a call pressed.
+    keys: HashMap<(u64, Side), incall::KeyCollector>,
 }
 
 impl Engine {
@@ -153,6 +156,7 @@ impl Engine {
             groups: HashMap::new(),
             service_changes: Vec::new(),
             park: park::ParkLot::default(),
+            keys: HashMap::new(),
         }
     }
 
@@ -296,7 +300,7 @@ impl Engine {
                     c.parked.as_ref().map(|p| p.until),
                 ]
             })
-            .chain([self.cc.next_deadline()])
+            .chain([self.cc.next_deadline(), self.keys_deadline()])
             .flatten()
             .min()
     }
@@ -414,6 +418,7 @@ impl Engine {
         for id in self.due_parks(now.mono) {
             self.park_timeout(ep, dir, now, id);
         }
+        self.key_timeouts(ep, dir, now);
     }
 
     /// The caller cancelled its INVITE.

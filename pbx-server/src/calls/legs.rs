@@ -19,7 +19,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 /// Which side of the B2BUA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Side {
     /// The caller.
     A,

@@ -6,7 +6,9 @@ use super::blf::{subscriber, wait_notifies};
 use super::control::{caller, connected_call, ok, pair, settle, steps, wait_ok, WAIT};
 use centralino_e2e::blf::{notifies, states};
 use centralino_e2e::cti::CtiClient;
-use centralino_e2e::{free_media_port, free_udp_port, refused_scenario, register, uas, Pbx};
+use centralino_e2e::{
+    free_media_port, free_udp_port, keys_scenario, refused_scenario, register, uas, Pbx,
+};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -316,6 +318,58 @@ fn an_unretrieved_park_rings_the_parker_again() {
     assert_eq!(
         steps(r),
         [pair("202", "PARKED"), pair("202", "NCC")],
+        "{r:#}"
+    );
+}
+
+#[test]
+fn keys_pressed_during_a_call_transfer_blind_and_park() {
+    let pbx = Pbx::start();
+    let mut c202 = CtiClient::logged_in(pbx.cti, "202", "demo202");
+    let tmp = tempfile::tempdir().unwrap();
+    let (p202, p203) = (free_udp_port(), free_udp_port());
+    register(&pbx, "202", p202);
+    register(&pbx, "203", p203);
+
+    // Blind: 202 answers 201 and presses #4203#; the PBX lets 202 go and rings 203, who
+    // answers and gets the caller's BYE at the end.
+    let blind = keys_scenario(tmp.path(), "#4203#");
+    let transferor = uas(&pbx, blind.to_str().unwrap(), p202, free_media_port(), 1);
+    let target = uas(&pbx, "uas_answer.xml", p203, free_media_port(), 1);
+    let calling = caller(&pbx, "uac_call.xml", "201", "202")
+        .args(&["-d", "8000"])
+        .spawn();
+    wait_ok("transferor 202 (let go by the PBX)", transferor);
+    wait_ok("target 203", target);
+    wait_ok("caller 201", calling);
+    let r = &records_to(&pbx, 1, "202")[0];
+    assert_eq!(r["status"], "OK", "{r:#}");
+    assert_eq!(
+        steps(r),
+        [pair("202", "BLINDXFER"), pair("203", "NCC")],
+        "{r:#}"
+    );
+
+    // Park: 202 answers 201 and presses #8; 201 waits in the first slot, 203 dials it.
+    let park = keys_scenario(tmp.path(), "#8");
+    let parker = uas(&pbx, park.to_str().unwrap(), p202, free_media_port(), 1);
+    let parked = caller(&pbx, "uac_parked.xml", "201", "202").spawn();
+    wait_ok("202 (parker, let go)", parker);
+    let slot = c202.wait_event("slot 890 taken", WAIT, |e| {
+        e["kind"] == "park_slot" && e["slot"]["slot"] == "890" && e["slot"]["lamp"] == "hold"
+    });
+    assert_eq!(slot["slot"]["peer"]["number"], "201", "{slot}");
+    caller(&pbx, "uac_call.xml", "203", "890")
+        .args(&["-d", "1500"])
+        .run_ok();
+    wait_ok("201 (parked, retrieved)", parked);
+    // The blind transfer's record, then the park's.
+    let records = records_to(&pbx, 3, "202");
+    assert_eq!(records.len(), 2, "{records:#?}");
+    let r = &records[1];
+    assert_eq!(
+        steps(r),
+        [pair("202", "PARKED"), pair("203", "NCC")],
         "{r:#}"
     );
 }
