@@ -511,9 +511,9 @@ pub fn refused_scenario(dir: &Path, status: u16) -> PathBuf {
     p
 }
 
-/// Writes `tests/sipp/uas_keys.xml` with a capture of `keys` pressed (RFC 4733) in `dir`:
-/// a callee that answers, then presses the keys.
-pub fn keys_scenario(dir: &Path, keys: &str) -> PathBuf {
+/// Writes `tests/sipp/<template>` (`uas_keys.xml`, `uas_keys_consult.xml`) with a capture
+/// of `keys` pressed (RFC 4733) in `dir`: a callee that answers, then presses the keys.
+pub fn keys_scenario(dir: &Path, template: &str, keys: &str) -> PathBuf {
     let name: String = keys
         .chars()
         .map(|c| match c {
@@ -524,10 +524,10 @@ pub fn keys_scenario(dir: &Path, keys: &str) -> PathBuf {
         .collect();
     let pcap = dir.join(format!("keys_{name}.pcap"));
     pcap::write_keys_pcap(&pcap, keys);
-    let text = std::fs::read_to_string(scenarios().join("uas_keys.xml"))
+    let text = std::fs::read_to_string(scenarios().join(template))
         .unwrap()
         .replace("KEYS_PCAP", &pcap.display().to_string());
-    let p = dir.join(format!("uas_keys_{name}.xml"));
+    let p = dir.join(format!("{}_{name}.xml", template.trim_end_matches(".xml")));
     std::fs::write(&p, text).unwrap();
     p
 }

@@ -8,6 +8,7 @@
 //! - [`queue`]: queues, driven by the call center (docs/decisions/010);
 //! - [`features`]: feature codes the PBX answers itself.
 
+mod consult;
 mod features;
 mod forks;
 mod groups;
@@ -127,6 +128,10 @@ pub struct Engine {
     park: park::ParkLot,
     /// In-call services: the keys each party of a call pressed.
     keys: HashMap<(u64, Side), incall::KeyCollector>,
+    /// Consultations made by `*4`: consultation call → the call it was made from.
+    consults: HashMap<u64, u64>,
+    /// Re-points waiting for a call's re-INVITE in flight: call → (side, description).
+    deferred: HashMap<u64, (Side, Option<Vec<u8>>)>,
 }
 
 impl Engine {
@@ -157,6 +162,8 @@ impl Engine {
             service_changes: Vec::new(),
             park: park::ParkLot::default(),
             keys: HashMap::new(),
+            consults: HashMap::new(),
+            deferred: HashMap::new(),
         }
     }
 
@@ -497,6 +504,8 @@ impl Engine {
     /// Closes a call: record closed with `status`/`cause` (status `OK` if it was ever
     /// answered), indexes and load released, media relay stopped.
     fn finish(&mut self, now: Now, id: u64, status: &str, cause: &str) {
+        self.consult_gone(now, id);
+        self.deferred.remove(&id);
         self.touch(id);
         self.unpark(id);
         self.queue_call_finished(now, id);

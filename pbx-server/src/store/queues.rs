@@ -158,7 +158,7 @@ pub const STRATEGIES: [&str; 7] = [
 /// The services whose codes can be changed, with their defaults: the seed's (§1.2) where it
 /// has one; the queue log-in/out codes, the conditional forwards and DND are ours
 /// (docs/decisions/013-telephone-services.md), following the seed's "1 sets, 0 clears".
-pub const FEATURE_CODES: [(&str, &str); 21] = [
+pub const FEATURE_CODES: [(&str, &str); 22] = [
     ("queue_pause", "*81"),
     ("queue_resume", "*80"),
     ("queue_login", "*82"),
@@ -180,6 +180,7 @@ pub const FEATURE_CODES: [(&str, &str); 21] = [
     ("dnd_off", "870"),
     // In-call services, pressed during a call (RFC 4733), not dialled.
     ("incall_blind", "#4"),
+    ("incall_attended", "*4"),
     ("incall_park", "#8"),
 ];
 

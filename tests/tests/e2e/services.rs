@@ -333,7 +333,7 @@ fn keys_pressed_during_a_call_transfer_blind_and_park() {
 
     // Blind: 202 answers 201 and presses #4203#; the PBX lets 202 go and rings 203, who
     // answers and gets the caller's BYE at the end.
-    let blind = keys_scenario(tmp.path(), "#4203#");
+    let blind = keys_scenario(tmp.path(), "uas_keys.xml", "#4203#");
     let transferor = uas(&pbx, blind.to_str().unwrap(), p202, free_media_port(), 1);
     let target = uas(&pbx, "uas_answer.xml", p203, free_media_port(), 1);
     let calling = caller(&pbx, "uac_call.xml", "201", "202")
@@ -351,7 +351,7 @@ fn keys_pressed_during_a_call_transfer_blind_and_park() {
     );
 
     // Park: 202 answers 201 and presses #8; 201 waits in the first slot, 203 dials it.
-    let park = keys_scenario(tmp.path(), "#8");
+    let park = keys_scenario(tmp.path(), "uas_keys.xml", "#8");
     let parker = uas(&pbx, park.to_str().unwrap(), p202, free_media_port(), 1);
     let parked = caller(&pbx, "uac_parked.xml", "201", "202").spawn();
     wait_ok("202 (parker, let go)", parker);
@@ -372,4 +372,93 @@ fn keys_pressed_during_a_call_transfer_blind_and_park() {
         [pair("202", "PARKED"), pair("203", "NCC")],
         "{r:#}"
     );
+}
+
+#[test]
+fn star4_consults_with_the_other_party_held_and_hanging_up_completes_the_transfer() {
+    let pbx = Pbx::start();
+    let mut c203 = CtiClient::logged_in(pbx.cti, "203", "demo203");
+    let tmp = tempfile::tempdir().unwrap();
+    let (p202, p203) = (free_udp_port(), free_udp_port());
+    register(&pbx, "202", p202);
+    register(&pbx, "203", p203);
+
+    // 201 calls 202, which presses *4203#: 201 is held by the PBX, 203 answers the
+    // consultation and gets 202's media (re-INVITE of 202); 202 hangs up after 2 s, 203's
+    // media moves to 201's call (re-INVITE of 203) and 201 comes off hold.
+    let consult = keys_scenario(tmp.path(), "uas_keys_consult.xml", "*4203#");
+    let transferor = uas(&pbx, consult.to_str().unwrap(), p202, free_media_port(), 1);
+    let consulted = uas(&pbx, "uas_reinvite.xml", p203, free_media_port(), 1);
+    let transferee = caller(&pbx, "uac_parked.xml", "201", "202").spawn();
+    wait_ok("transferor 202 (hung up to complete)", transferor);
+    // 201 and 203 talk; 203 ends it from its CTI.
+    let ev = c203.wait_event("203 talking to 201", WAIT, |e| {
+        e["kind"] == "call"
+            && e["call"]["state"] == "connected"
+            && e["call"]["callee"]["number"] == "203"
+            && e["call"]["caller"]["number"] == "201"
+    });
+    let id = ev["call"]["id"].as_str().unwrap().to_string();
+    settle();
+    ok(&mut c203, json!({"name": "hangup", "call": id}));
+    wait_ok("transferee 201 (held, then back)", transferee);
+    wait_ok("consulted 203 (re-pointed)", consulted);
+
+    let records = pbx.closed_cdrs(2);
+    let original = records
+        .iter()
+        .find(|r| r["caller"] == "201")
+        .unwrap_or_else(|| panic!("{records:#?}"));
+    assert_eq!(original["status"], "OK", "{original:#}");
+    assert_eq!(original["unique_id"], id.as_str());
+    assert_eq!(
+        steps(original),
+        [pair("202", "ATXFER"), pair("203", "NCC")],
+        "{original:#}"
+    );
+    let consultation = records
+        .iter()
+        .find(|r| r["caller"] == "202")
+        .unwrap_or_else(|| panic!("{records:#?}"));
+    assert_eq!(consultation["called"], "203", "{consultation:#}");
+    assert_eq!(consultation["status"], "OK", "{consultation:#}");
+    assert_eq!(
+        steps(consultation),
+        [pair("203", "ATXFER")],
+        "{consultation:#}"
+    );
+}
+
+#[test]
+fn star4_to_a_busy_number_returns_the_consulting_party_to_its_call() {
+    let pbx = Pbx::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (p202, p203) = (free_udp_port(), free_udp_port());
+    register(&pbx, "202", p202);
+    register(&pbx, "203", p203);
+    // 203 answers 486: the consultation fails, 202 is re-pointed back to 201's call (its
+    // re-INVITE, sent once 201's hold is answered), 201 comes off hold; 202 then hangs up.
+    let consult = keys_scenario(tmp.path(), "uas_keys_consult.xml", "*4203#");
+    let transferor = uas(&pbx, consult.to_str().unwrap(), p202, free_media_port(), 1);
+    let busy = uas(&pbx, "uas_busy.xml", p203, free_media_port(), 1);
+    let transferee = caller(&pbx, "uac_parked.xml", "201", "202").spawn();
+    wait_ok(
+        "consulting 202 (back in its call, then hung up)",
+        transferor,
+    );
+    wait_ok("transferee 201 (held, then back)", transferee);
+    wait_ok("busy 203", busy);
+    let records = pbx.closed_cdrs(2);
+    let original = records
+        .iter()
+        .find(|r| r["caller"] == "201")
+        .unwrap_or_else(|| panic!("{records:#?}"));
+    assert_eq!(original["status"], "OK", "{original:#}");
+    assert_eq!(steps(original), [pair("202", "NCC")], "{original:#}");
+    let consultation = records
+        .iter()
+        .find(|r| r["caller"] == "202")
+        .unwrap_or_else(|| panic!("{records:#?}"));
+    assert_eq!(consultation["called"], "203", "{consultation:#}");
+    assert_eq!(consultation["status"], "BUSY", "{consultation:#}");
 }

@@ -330,6 +330,7 @@ impl Engine {
     /// Side B answered with `body`: pass the answer to side A the way it expects it.
     pub(super) fn answer_upstream(&mut self, ep: &mut Endpoint, now: Now, id: u64, body: &[u8]) {
         let local = self.local;
+        let consult = self.consult_original(id).is_some();
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -368,6 +369,21 @@ impl Engine {
                 }
                 ep.send_stateless(call.a.peer, &SipMessage::Request(ack.clone()));
                 call.a_ack = Some(ack);
+            }
+            Upstream::Established if consult => {
+                // A consultation by keys: the consulting party's media moves to this call.
+                let body = rewritten(call);
+                if let Err(e) = self.send_reinvite(
+                    ep,
+                    now,
+                    id,
+                    Side::A,
+                    sip_core::sdp::Direction::SendRecv,
+                    super::super::legs::Purpose::Repoint,
+                    body,
+                ) {
+                    tracing::warn!(call = id, error = %e, "consultation: cannot re-point");
+                }
             }
             Upstream::Established => {
                 // A transferred call: the kept party's media stays on its relay port; only

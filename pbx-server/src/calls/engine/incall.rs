@@ -1,8 +1,8 @@
 //! In-call services by key presses (RFC 4733 telephone events that reach the relay), as the
-//! seed's "Servizi in chiamata": `#4<number>` blind transfer, `#8` park. The number ends with
-//! `#` or after 2 s without a key. The codes live in the numbering plan (`incall_blind`,
-//! `incall_park`). The seed's `*4` (attended transfer with a PBX-held consultation) is not
-//! built: decision 010 says why and what the phones' own transfer key offers instead.
+//! seed's "Servizi in chiamata": `#4<number>` blind transfer, `*4<number>` attended transfer
+//! (a consultation the PBX makes, `consult.rs`), `#8` park. The number ends with `#` or after
+//! 2 s without a key. The codes live in the numbering plan (`incall_blind`,
+//! `incall_attended`, `incall_park`).
 //!
 //! [`KeyCollector`] is the sans-IO part: one per party of a call, fed keys and time.
 
@@ -24,6 +24,8 @@ const MAX_NUMBER: usize = 32;
 pub(crate) enum KeyAction {
     /// Blind transfer of the other party to this number.
     Blind(String),
+    /// Attended transfer: consult this number, the other party waiting on hold.
+    Attended(String),
     /// Park the other party.
     Park,
 }
@@ -32,12 +34,13 @@ pub(crate) enum KeyAction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct InCallCodes {
     pub(crate) blind: String,
+    pub(crate) attended: String,
     pub(crate) park: String,
 }
 
 impl InCallCodes {
-    fn all(&self) -> [&str; 2] {
-        [&self.blind, &self.park]
+    fn all(&self) -> [&str; 3] {
+        [&self.blind, &self.attended, &self.park]
     }
 
     fn is_prefix(&self, keys: &str) -> bool {
@@ -51,8 +54,8 @@ impl InCallCodes {
 enum Collect {
     /// Matching keys against the codes.
     Code(String),
-    /// The transfer code was pressed: collecting its number.
-    Number(String),
+    /// A transfer code was pressed: collecting its number.
+    Number { attended: bool, number: String },
 }
 
 /// The keys one party of a call pressed, matched against the in-call codes.
@@ -85,11 +88,11 @@ impl KeyCollector {
         codes: &InCallCodes,
     ) -> Option<KeyAction> {
         match &mut self.state {
-            Collect::Number(number) => {
+            Collect::Number { attended, number } => {
                 if key == '#' {
-                    let number = std::mem::take(number);
+                    let (attended, number) = (*attended, std::mem::take(number));
                     self.reset();
-                    return (!number.is_empty()).then_some(KeyAction::Blind(number));
+                    return (!number.is_empty()).then(|| action(attended, number));
                 }
                 if !(key.is_ascii_digit() || key == '*') || number.len() == MAX_NUMBER {
                     // A key no number has: the collection is abandoned.
@@ -115,8 +118,11 @@ impl KeyCollector {
                     self.reset();
                     return Some(KeyAction::Park);
                 }
-                if done == codes.blind {
-                    self.state = Collect::Number(String::new());
+                if done == codes.blind || done == codes.attended {
+                    self.state = Collect::Number {
+                        attended: done == codes.attended,
+                        number: String::new(),
+                    };
                 }
                 self.deadline = Some(now + KEY_TIMEOUT);
                 None
@@ -132,7 +138,9 @@ impl KeyCollector {
         let state = std::mem::replace(&mut self.state, Collect::Code(String::new()));
         self.deadline = None;
         match state {
-            Collect::Number(number) if !number.is_empty() => Some(KeyAction::Blind(number)),
+            Collect::Number { attended, number } if !number.is_empty() => {
+                Some(action(attended, number))
+            }
             _ => None,
         }
     }
@@ -142,10 +150,19 @@ impl KeyCollector {
     }
 }
 
+fn action(attended: bool, number: String) -> KeyAction {
+    if attended {
+        KeyAction::Attended(number)
+    } else {
+        KeyAction::Blind(number)
+    }
+}
+
 impl Engine {
     fn incall_codes(&self) -> InCallCodes {
         InCallCodes {
             blind: self.features.code("incall_blind").to_string(),
+            attended: self.features.code("incall_attended").to_string(),
             park: self.features.code("incall_park").to_string(),
         }
     }
@@ -212,6 +229,13 @@ impl Engine {
         let Some(by) = call.party(side).map(str::to_string) else {
             return;
         };
+        if let KeyAction::Attended(target) = &action {
+            tracing::info!(call = id, by = %by, target = %target, "in-call service by keys");
+            if let Err(e) = self.start_consult(ep, dir, now, id, side, target) {
+                tracing::info!(call = id, error = %e, "in-call service refused");
+            }
+            return;
+        }
         let uid = call.cdr.unique_id.clone();
         tracing::info!(call = id, by = %by, ?action, "in-call service by keys");
         let result = match action {
@@ -228,6 +252,7 @@ impl Engine {
                     },
                 )
             }
+            KeyAction::Attended(_) => return,
             KeyAction::Blind(target) => self.call_op(
                 ep,
                 dir,
@@ -253,6 +278,7 @@ mod tests {
     fn codes() -> InCallCodes {
         InCallCodes {
             blind: "#4".into(),
+            attended: "*4".into(),
             park: "#8".into(),
         }
     }
@@ -278,11 +304,11 @@ mod tests {
     fn the_number_ends_after_two_seconds_without_a_key() {
         let mut k = KeyCollector::default();
         let t = Instant::now();
-        assert!(press(&mut k, t, "#4204").is_empty());
+        assert!(press(&mut k, t, "*4204").is_empty());
         assert_eq!(k.on_timeout(t + Duration::from_millis(1999)), None);
         assert_eq!(
             k.on_timeout(t + KEY_TIMEOUT),
-            Some(KeyAction::Blind("204".into()))
+            Some(KeyAction::Attended("204".into()))
         );
         assert_eq!(k.deadline(), None);
     }
@@ -322,6 +348,7 @@ mod tests {
     fn codes_are_configurable() {
         let c = InCallCodes {
             blind: "**1".into(),
+            attended: "**2".into(),
             park: "**3".into(),
         };
         let mut k = KeyCollector::default();

@@ -198,6 +198,10 @@ impl Engine {
         match req.method {
             Method::Bye => {
                 let _ = ep.respond(now.mono, txn, Response::for_request(&req, 200, "OK"));
+                // A consultation by keys ends its own way (transfer, or back to the call).
+                if dir.is_some_and(|dir| self.consult_bye(ep, dir, now, id, side)) {
+                    return;
+                }
                 self.hangup(ep, now, id, Some(side));
             }
             Method::Refer if dir.is_some() => {
@@ -566,9 +570,27 @@ impl Engine {
         Ok(())
     }
 
-    /// The answer to a PBX re-INVITE.
+    /// The answer to a PBX re-INVITE; a re-INVITE that had to wait for it goes out after.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn on_reinvite_response(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Now,
+        txn: TxnId,
+        id: u64,
+        to: Side,
+        purpose: Purpose,
+        resp: Response,
+    ) {
+        let final_response = resp.status >= 200;
+        self.reinvite_answered(ep, now, txn, id, to, purpose, resp);
+        if final_response {
+            self.send_deferred_repoint(ep, now, id);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn reinvite_answered(
         &mut self,
         ep: &mut Endpoint,
         now: Now,

@@ -137,7 +137,7 @@ impl Engine {
 
     /// Drops every B leg of a call from the indexes; a leg whose 2xx we acknowledged keeps
     /// its ACK for retransmissions (on call `keep_for`), the others are forgotten.
-    fn drop_legs(&mut self, id: u64, keep_for: u64) -> Vec<BLeg> {
+    pub(super) fn drop_legs(&mut self, id: u64, keep_for: u64) -> Vec<BLeg> {
         let Some(call) = self.calls.get_mut(&id) else {
             return Vec::new();
         };

@@ -80,7 +80,7 @@ impl Engine {
     }
 
     /// The account of the device on `side` of a call (the one that would park it).
-    fn account_on(&self, id: u64, side: Side) -> String {
+    pub(super) fn account_on(&self, id: u64, side: Side) -> String {
         let Some(c) = self.calls.get(&id) else {
             return String::new();
         };

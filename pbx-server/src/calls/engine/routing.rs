@@ -307,6 +307,10 @@ impl Engine {
         reason: &str,
         a_left: bool,
     ) {
+        // A consultation by keys that failed: the consulting party goes back to its call.
+        if !a_left && self.return_to_original(ep, now, id) {
+            return;
+        }
         let local = self.local;
         let Some(call) = self.calls.get_mut(&id) else {
             return;
