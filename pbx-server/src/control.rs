@@ -166,6 +166,17 @@ pub enum QueueOp {
     },
 }
 
+/// A call-center configuration for the core (`Control::ReloadCallCenter`).
+#[derive(Debug, Default)]
+pub struct CallCenterReload {
+    /// Queues with their members.
+    pub queues: Vec<crate::callcenter::QueueConfig>,
+    /// Ring groups by number.
+    pub groups: std::collections::HashMap<String, crate::calls::RingGroup>,
+    /// What callers waiting in each queue hear, when not ringback.
+    pub music: std::collections::HashMap<String, std::sync::Arc<Vec<i16>>>,
+}
+
 /// A request into the core task.
 #[derive(Debug)]
 pub enum Control {
@@ -196,6 +207,17 @@ pub enum Control {
         tenant: String,
         /// The tenant's configuration (`Store::load_directory_of`).
         directory: Box<crate::store::Directory>,
+        /// Done, or `NotFound` for a tenant this core does not serve.
+        reply: oneshot::Sender<Result<(), CallOpError>>,
+    },
+    /// Replace the call-center configuration (queues and their configured members, ring
+    /// groups, queue music) with one freshly loaded from the store; live state stays
+    /// (`CallCenter::reconfigure`).
+    ReloadCallCenter {
+        /// Tenant domain.
+        tenant: String,
+        /// The new configuration.
+        reload: Box<CallCenterReload>,
         /// Done, or `NotFound` for a tenant this core does not serve.
         reply: oneshot::Sender<Result<(), CallOpError>>,
     },
@@ -263,6 +285,13 @@ pub enum BusEvent {
         tenant: String,
         /// Every extension now: number and display name.
         extensions: Vec<(String, String)>,
+    },
+    /// A queue was removed from the configuration.
+    QueueRemoved {
+        /// Tenant domain.
+        tenant: String,
+        /// Its number.
+        number: String,
     },
     /// An agent's live state changed (no queues left: removed).
     Agent {

@@ -408,6 +408,7 @@ impl Core {
                     tenant,
                     agent: Box::new(a),
                 },
+                QueueUpdate::Removed(number) => BusEvent::QueueRemoved { tenant, number },
             });
         }
         for write in self.engine.drain_queue_writes() {
@@ -518,6 +519,26 @@ impl Core {
                     )))
                 };
                 let _ = reply.send(result);
+            }
+            Control::ReloadCallCenter {
+                tenant,
+                reload,
+                reply,
+            } => {
+                let result = if tenant == self.tenant {
+                    let now = self.now();
+                    let queues = reload.queues.len();
+                    self.engine
+                        .reconfigure(&mut self.ep, &self.dir, now, *reload);
+                    tracing::info!(queues, "call center reloaded");
+                    Ok(())
+                } else {
+                    Err(crate::control::CallOpError::NotFound(format!(
+                        "tenant {tenant}"
+                    )))
+                };
+                let _ = reply.send(result);
+                self.report();
             }
             Control::SetService {
                 tenant,

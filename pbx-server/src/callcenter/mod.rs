@@ -8,6 +8,7 @@
 //! Time is an argument; nothing here touches SIP or a clock. What agents' phones are doing
 //! (registered, in a call) is read through [`Lines`].
 
+mod reconfigure;
 mod stats;
 mod strategy;
 #[cfg(test)]
@@ -264,6 +265,8 @@ pub struct CallCenter {
     next_wrapup: Option<Instant>,
     dirty_queues: BTreeSet<String>,
     dirty_agents: BTreeSet<String>,
+    /// Queues removed by a reconfiguration, not yet reported.
+    removed_queues: Vec<String>,
     /// Writes for the store, drained by the core.
     pub writes: Vec<CcWrite>,
 }
@@ -291,6 +294,7 @@ impl CallCenter {
             next_wrapup: None,
             dirty_queues: BTreeSet::new(),
             dirty_agents: BTreeSet::new(),
+            removed_queues: Vec::new(),
             writes: Vec::new(),
         };
         for cfg in configs {
@@ -312,14 +316,19 @@ impl CallCenter {
                 },
             );
         }
-        let mut order: Vec<(i64, String)> = cc
+        cc.sort_queues();
+        cc
+    }
+
+    /// The polling order: priority (highest first), then number.
+    fn sort_queues(&mut self) {
+        let mut order: Vec<(i64, String)> = self
             .queues
             .values()
             .map(|q| (-q.cfg.priority, q.cfg.number.clone()))
             .collect();
         order.sort();
-        cc.order = order.into_iter().map(|(_, n)| n).collect();
-        cc
+        self.order = order.into_iter().map(|(_, n)| n).collect();
     }
 
     /// The call center as stored: queues, members, pauses still open, today's pause time and

@@ -499,3 +499,96 @@ fn the_statistics_rebuilt_from_records_match() {
     let a = cc.agent_status("202", &phones, c.now);
     assert_eq!((a.calls_taken, a.last_call_ms), (1, Some(c.ms - 50_000)));
 }
+
+#[test]
+fn reconfigure_keeps_waiting_callers_pauses_and_dynamic_members() {
+    let mut c = Clock::new();
+    let phones = Phones::default();
+    let mut cc = CallCenter::new(
+        vec![queue(
+            "600",
+            QueueStrategy::Ringall,
+            &[("202", 0), ("203", 0)],
+        )],
+        c.ms,
+        1,
+    );
+    cc.pause(c.ms, "202", Some("600"), Some("lunch".into()))
+        .unwrap();
+    cc.login("205", "600", 3).unwrap();
+    phones.busy("203", 1);
+    phones.busy("205", 1);
+    cc.enter(c.now, c.ms, 1, "600", &phones).unwrap();
+    assert!(ring_of(&cc.poll(c.now, c.ms, &phones)).is_empty());
+    let _ = cc.drain_dirty();
+    // 203 leaves the configuration, 204 joins it; the store's copy of the dynamic member is
+    // ignored (the call center's own is kept).
+    let mut new = queue("600", QueueStrategy::Ringall, &[("202", 1), ("204", 0)]);
+    new.name = "Renamed".into();
+    let out = cc.reconfigure(c.ms, vec![new]);
+    assert!(out.is_empty());
+    assert!(cc.is_waiting(1), "the caller still waits");
+    assert_eq!(cc.queue_name("600"), Some("Renamed"));
+    let a202 = cc.agent_status("202", &phones, c.now);
+    assert_eq!(a202.queues[0].penalty, 1);
+    assert!(a202.queues[0].paused.is_some(), "the pause goes on");
+    assert!(cc.agent_status("203", &phones, c.now).queues.is_empty());
+    let a205 = cc.agent_status("205", &phones, c.now);
+    assert!(a205.queues[0].dynamic && a205.queues[0].penalty == 3);
+    let (_, agents) = cc.drain_dirty();
+    assert!(agents.contains(&"203".to_string()), "{agents:?}");
+    // The new member takes the waiting caller at the next attempt.
+    c.advance(0.1);
+    assert_eq!(
+        ring_of(&cc.poll(c.now, c.ms, &phones)),
+        [(1, names(&["204"]))]
+    );
+    // A configured member with a dynamic one's extension takes over.
+    let out = cc.reconfigure(
+        c.ms,
+        vec![queue(
+            "600",
+            QueueStrategy::Ringall,
+            &[("202", 1), ("204", 0), ("205", 2)],
+        )],
+    );
+    assert!(out.is_empty());
+    let a205 = cc.agent_status("205", &phones, c.now);
+    assert_eq!((a205.queues[0].dynamic, a205.queues[0].penalty), (false, 2));
+}
+
+#[test]
+fn reconfigure_sends_callers_of_a_removed_queue_to_its_overflow_and_adds_new_queues() {
+    let c = Clock::new();
+    let phones = Phones::default();
+    let mut q = queue("600", QueueStrategy::Ringall, &[("202", 0)]);
+    q.overflow = OverflowAction::Extension("208".into());
+    let mut cc = CallCenter::new(vec![q], c.ms, 1);
+    cc.enter(c.now, c.ms, 1, "600", &phones).unwrap();
+    assert_eq!(
+        ring_of(&cc.poll(c.now, c.ms, &phones)),
+        [(1, names(&["202"]))]
+    );
+    let out = cc.reconfigure(
+        c.ms,
+        vec![queue("610", QueueStrategy::Linear, &[("203", 0)])],
+    );
+    assert_eq!(
+        out,
+        [Action::Overflow {
+            call: 1,
+            agents: names(&["202"]),
+            cond: Condition::Unavailable,
+            action: OverflowAction::Extension("208".into()),
+        }]
+    );
+    assert!(!cc.is_waiting(1) && !cc.is_queue("600") && cc.is_queue("610"));
+    assert_eq!(cc.drain_removed(), ["600"]);
+    assert!(cc.agent_status("202", &phones, c.now).queues.is_empty());
+    assert!(cc.agent_numbers().contains(&"203".to_string()));
+    cc.enter(c.now, c.ms, 2, "610", &phones).unwrap();
+    assert_eq!(
+        ring_of(&cc.poll(c.now, c.ms, &phones)),
+        [(2, names(&["203"]))]
+    );
+}

@@ -183,6 +183,12 @@ impl Hub {
             }
             return;
         }
+        if let BusEvent::QueueRemoved { tenant, number } = &ev {
+            if inner.model.remove_queue(tenant, number) {
+                self.resync(&mut inner, tenant);
+            }
+            return;
+        }
         let logged = inner.model.apply(now, ev);
         self.fan_out(&mut inner, &logged);
         inner.model.trim(now);
@@ -257,7 +263,7 @@ impl Hub {
         tracing::info!(
             tenant,
             clients = sent,
-            "cti: extensions changed, snapshots sent"
+            "cti: configuration changed, snapshots sent"
         );
         for id in dead {
             if let Some(c) = inner.clients.remove(&id) {

@@ -197,6 +197,20 @@ impl Model {
         changed
     }
 
+    /// Forgets a queue removed from the configuration; whether it was known (the hub then
+    /// sends the tenant's clients a fresh snapshot, as for a directory change).
+    pub fn remove_queue(&mut self, tenant: &str, number: &str) -> bool {
+        let removed = self
+            .tenants
+            .get_mut(tenant)
+            .is_some_and(|t| t.queues.remove(number).is_some());
+        if removed {
+            self.seq += 1;
+            self.resync_floor = self.seq;
+        }
+        removed
+    }
+
     /// Declares a call park slot (at start).
     pub fn add_park_slot(&mut self, tenant: &str, slot: &str) {
         let t = self.tenants.entry(tenant.to_string()).or_default();
@@ -308,6 +322,9 @@ impl Model {
             // Logs no event: the hub answers a change with fresh snapshots (`Hub::apply`).
             BusEvent::Directory { tenant, extensions } => {
                 self.set_directory(&tenant, &extensions);
+            }
+            BusEvent::QueueRemoved { tenant, number } => {
+                self.remove_queue(&tenant, &number);
             }
             BusEvent::Queue { tenant, queue } => {
                 let t = self.tenants.entry(tenant.clone()).or_default();

@@ -142,6 +142,8 @@ impl Engine {
             return;
         };
         let Some(g) = self.groups.get(&run.number).cloned() else {
+            // Removed by a reconfiguration while the call was in it.
+            self.group_overflow(ep, dir, now, id, Condition::Unavailable);
             return;
         };
         for (t, tier) in g.tiers.iter().enumerate().skip(run.tier) {

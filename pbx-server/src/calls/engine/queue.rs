@@ -58,6 +58,8 @@ pub enum QueueUpdate {
     Queue(QueueStatus),
     /// An agent's state (no queues left: removed).
     Agent(AgentStatus),
+    /// A queue was removed from the configuration.
+    Removed(String),
 }
 
 impl From<AgentError> for CallOpError {
@@ -188,6 +190,33 @@ impl Engine {
     /// Installs what callers waiting in each queue hear (queues absent: ringback).
     pub fn set_hold_music(&mut self, music: HashMap<String, Arc<Vec<i16>>>) {
         self.music = music;
+    }
+
+    /// A configuration change at run time: new queues and configured members (the call
+    /// center keeps its live state, `CallCenter::reconfigure`), ring groups and queue music.
+    /// Callers of a removed queue leave by its overflow now; calls ringing in a removed ring
+    /// group run its overflow at the end of their tier.
+    pub fn reconfigure(
+        &mut self,
+        ep: &mut Endpoint,
+        dir: &Directory,
+        now: Now,
+        reload: crate::control::CallCenterReload,
+    ) {
+        let actions = self.cc.reconfigure(now.wall_ms, reload.queues);
+        self.groups = reload.groups;
+        self.music = reload.music;
+        for a in actions {
+            if let Action::Overflow {
+                call,
+                agents,
+                cond,
+                action,
+            } = a
+            {
+                self.queue_overflow(ep, dir, now, call, &agents, cond, action);
+            }
+        }
     }
 
     /// Polls the call center and carries out its decisions.
@@ -423,6 +452,10 @@ impl Engine {
             load: &self.load,
         };
         let mut out = Vec::new();
+        for q in self.cc.drain_removed() {
+            self.queue_views.remove(&q);
+            out.push(QueueUpdate::Removed(q));
+        }
         for a in agents {
             let st = self.cc.agent_status(&a, &lines, now.mono);
             if self.agent_views.get(&a) != Some(&st) {
