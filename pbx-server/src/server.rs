@@ -97,7 +97,7 @@ async fn engine_with_call_center(
 /// The audio each queue plays to waiting callers: the bundled melody for `tone`, the file's
 /// samples for `wav:<path>` (8 kHz mono 16-bit; a file that cannot be used falls back to the
 /// melody, with a warning); queues with `ringback` are absent.
-fn hold_music(
+pub(crate) fn hold_music(
     queues: &[crate::store::QueueRow],
 ) -> std::collections::HashMap<String, Arc<Vec<i16>>> {
     let bundled = Arc::new(media_core::music::bundled_music());

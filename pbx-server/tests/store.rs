@@ -1172,3 +1172,226 @@ async fn rest_salt_digest_passwords_and_predefined_users() {
         db.finish().await;
     }
 }
+
+#[tokio::test]
+async fn queues_ring_groups_and_pickup_groups_per_tenant() {
+    use pbx_server::store::{PickupGroups, QueueMemberRow, QueueRow, RingGroupRow};
+    for db in backends().await {
+        let (name, s) = (db.name, &db.store);
+        let t = s.default_tenant().await.unwrap();
+        let other = s.create_tenant("c.example", "C").await.unwrap();
+        for (tenant, n) in [(None, "201"), (None, "202"), (Some(other.id), "201")] {
+            s.create_extension(&NewExtension {
+                tenant_id: tenant,
+                number: n.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        }
+        let member = |e: &str, p| QueueMemberRow {
+            extension: e.into(),
+            penalty: p,
+            dynamic: false,
+        };
+        let mut q = QueueRow {
+            number: "610".into(),
+            name: "Vendite".into(),
+            enabled: true,
+            priority: 2,
+            strategy: "linear".into(),
+            ring_timeout_s: 7,
+            retry_s: 1,
+            wrapup_s: 0,
+            max_wait_s: 60,
+            max_callers: 3,
+            autopause: true,
+            ring_busy: false,
+            overflow: "extension:202".into(),
+            join_empty: "paused".into(),
+            leave_empty: String::new(),
+            service_level_s: 15,
+            music: "tone".into(),
+            members: vec![member("202", 0), member("201", 5)],
+        };
+        s.create_queue(t.id, &q).await.unwrap();
+        assert_eq!(s.queues_of(t.id).await.unwrap(), [q.clone()], "{name}");
+        assert!(s.queues_of(other.id).await.unwrap().is_empty(), "{name}");
+        // One numbering plan: an extension's or a queue's number is taken.
+        for n in ["610", "201"] {
+            let dup = QueueRow {
+                number: n.into(),
+                members: Vec::new(),
+                ..q.clone()
+            };
+            assert!(
+                matches!(
+                    s.create_queue(t.id, &dup).await,
+                    Err(StoreError::Duplicate(_))
+                ),
+                "{name}: {n}"
+            );
+        }
+        let twice = QueueRow {
+            number: "611".into(),
+            members: vec![member("201", 0), member("201", 1)],
+            ..q.clone()
+        };
+        assert!(matches!(
+            s.create_queue(t.id, &twice).await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(
+            s.queues_of(t.id).await.unwrap().len() == 1,
+            "{name}: all or nothing"
+        );
+        let bad = QueueRow {
+            strategy: "roundrobin".into(),
+            ..q.clone()
+        };
+        assert!(matches!(
+            s.update_queue(t.id, &bad).await,
+            Err(StoreError::Invalid(_))
+        ));
+        q.name = "Sales".into();
+        q.max_wait_s = 0;
+        s.update_queue(t.id, &q).await.unwrap();
+        assert!(matches!(
+            s.update_queue(other.id, &q).await,
+            Err(StoreError::NotFound(_))
+        ));
+        // Members: a new one goes last, an existing one keeps its place.
+        assert!(!s.put_queue_member(t.id, "610", "202", 3).await.unwrap());
+        s.delete_queue_member(t.id, "610", "201").await.unwrap();
+        assert!(s.put_queue_member(t.id, "610", "201", 1).await.unwrap());
+        let got = &s.queues_of(t.id).await.unwrap()[0];
+        assert_eq!((got.name.as_str(), got.max_wait_s), ("Sales", 0), "{name}");
+        assert_eq!(got.members, [member("202", 3), member("201", 1)], "{name}");
+        assert!(matches!(
+            s.put_queue_member(other.id, "610", "201", 0).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            s.put_queue_member(t.id, "610", "299", 0).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            s.delete_queue_member(t.id, "610", "299").await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            s.delete_queue(other.id, "610").await,
+            Err(StoreError::NotFound(_))
+        ));
+
+        // Ring groups.
+        let g = RingGroupRow {
+            number: "650".into(),
+            name: "Front".into(),
+            enabled: true,
+            overflow: "hangup".into(),
+            members: vec![("202".into(), 1, 20)],
+        };
+        s.create_ring_group(t.id, &g).await.unwrap();
+        let shadowed = s
+            .create_extension(&NewExtension {
+                number: "650".into(),
+                ..Default::default()
+            })
+            .await;
+        assert!(
+            matches!(shadowed, Err(StoreError::Duplicate(_))),
+            "{name}: an extension cannot take a group's number"
+        );
+        assert!(matches!(
+            s.create_ring_group(
+                t.id,
+                &RingGroupRow {
+                    number: "610".into(),
+                    ..g.clone()
+                }
+            )
+            .await,
+            Err(StoreError::Duplicate(_))
+        ));
+        assert!(s
+            .put_ring_group_member(t.id, "650", "201", 2, 5)
+            .await
+            .unwrap());
+        assert!(!s
+            .put_ring_group_member(t.id, "650", "202", 1, 9)
+            .await
+            .unwrap());
+        assert!(matches!(
+            s.put_ring_group_member(t.id, "650", "201", 0, 5).await,
+            Err(StoreError::Invalid(_))
+        ));
+        s.update_ring_group(
+            t.id,
+            &RingGroupRow {
+                enabled: false,
+                ..g.clone()
+            },
+        )
+        .await
+        .unwrap();
+        let got = &s.ring_groups_of(t.id).await.unwrap()[0];
+        assert_eq!(
+            (got.enabled, got.members.clone()),
+            (false, vec![("202".into(), 1, 9), ("201".into(), 2, 5)]),
+            "{name}"
+        );
+        s.delete_ring_group_member(t.id, "650", "201")
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.delete_ring_group_member(t.id, "650", "201").await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(s.ring_groups_of(other.id).await.unwrap().is_empty());
+
+        // Pickup groups.
+        let pg = PickupGroups {
+            member: vec!["office".into()],
+            picker: vec!["office".into(), "sales".into()],
+        };
+        s.set_pickup_groups_of(t.id, "201", &pg).await.unwrap();
+        assert_eq!(s.pickup_groups_of(t.id, "201").await.unwrap(), pg, "{name}");
+        assert!(s
+            .pickup_groups_of(other.id, "201")
+            .await
+            .unwrap()
+            .member
+            .is_empty());
+        assert!(matches!(
+            s.set_pickup_groups_of(
+                t.id,
+                "201",
+                &PickupGroups {
+                    member: vec!["a b".into()],
+                    picker: vec![]
+                }
+            )
+            .await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert_eq!(
+            s.pickup_group_listing(t.id).await.unwrap(),
+            [
+                ("office".into(), "201".into(), "member".into()),
+                ("office".into(), "201".into(), "picker".into()),
+                ("sales".into(), "201".into(), "picker".into()),
+            ],
+            "{name}"
+        );
+        let d = s.load_directory_of("default").await.unwrap();
+        let e = d.extensions.iter().find(|e| e.number == "201").unwrap();
+        assert_eq!(e.pickup_allowed, ["office", "sales"], "{name}");
+
+        // Deleting a queue takes its members; the call center's reload sees the rest.
+        s.delete_queue(t.id, "610").await.unwrap();
+        let cc = s.call_center_config("default").await.unwrap();
+        assert!(cc.queues.is_empty() && cc.groups.len() == 1, "{name}");
+        db.finish().await;
+    }
+}

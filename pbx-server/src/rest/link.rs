@@ -3,7 +3,9 @@
 //! change, and the core's current state (calls, services). Each waits for the core's answer.
 
 use super::{ApiError, RestState};
-use crate::control::{CallOp, CallOpError, CallOpOk, Control, CoreState, QueueOp, ServiceChange};
+use crate::control::{
+    CallCenterReload, CallOp, CallOpError, CallOpOk, Control, CoreState, QueueOp, ServiceChange,
+};
 use shared_protocol::Services;
 use tokio::sync::oneshot;
 
@@ -42,7 +44,9 @@ impl RestState {
     }
 
     /// After a configuration change in tenant `domain`: the core loads it again, keeping the
-    /// live registrations. Reloads run one at a time, so the last one sees every change.
+    /// live registrations, then the call center's configuration (queues, ring groups, queue
+    /// music), keeping its live state. Reloads run one at a time, so the last one sees every
+    /// change.
     pub(crate) async fn reload(&self, domain: &str) -> Result<(), ApiError> {
         if !self.serves(domain) {
             return Ok(());
@@ -53,6 +57,30 @@ impl RestState {
         self.ask(|reply| Control::ReloadDirectory {
             tenant,
             directory,
+            reply,
+        })
+        .await??;
+        let data = self.store().call_center_config(domain).await?;
+        let queues = data.queues;
+        // Music files are read off the async workers.
+        let (queues, music) = tokio::task::spawn_blocking(move || {
+            let music = crate::server::hold_music(&queues);
+            (queues, music)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "rest: reading queue music failed");
+            ApiError::Internal
+        })?;
+        let reload = Box::new(CallCenterReload {
+            queues: queues.iter().map(crate::callcenter::config_of).collect(),
+            groups: crate::calls::RingGroup::from_rows(&data.groups),
+            music,
+        });
+        let tenant = domain.to_string();
+        self.ask(|reply| Control::ReloadCallCenter {
+            tenant,
+            reload,
             reply,
         })
         .await??;

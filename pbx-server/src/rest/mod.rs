@@ -13,9 +13,13 @@ mod export;
 mod extensions;
 mod link;
 mod me;
+mod numbers;
 pub mod openapi;
 mod operation;
+mod pickup;
 mod queue_ops;
+mod queues;
+mod ring_groups;
 mod roles;
 pub mod session;
 mod tenants;
@@ -119,6 +123,34 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: RestState) -> Router<S> {
                 .delete(extensions::delete),
         )
         .route("/extension/{number}/services", get(operation::services_of))
+        .route(
+            "/extension/{number}/pickupGroups",
+            get(pickup::get).put(pickup::put).delete(pickup::delete),
+        )
+        .route("/pickupGroup", get(pickup::list))
+        .route("/queue", get(queues::list).post(queues::create))
+        .route(
+            "/queue/{number}",
+            get(queues::one).put(queues::update).delete(queues::delete),
+        )
+        .route(
+            "/queue/{number}/member/{extension}",
+            put(queues::put_member).delete(queues::delete_member),
+        )
+        .route(
+            "/ringGroup",
+            get(ring_groups::list).post(ring_groups::create),
+        )
+        .route(
+            "/ringGroup/{number}",
+            get(ring_groups::one)
+                .put(ring_groups::update)
+                .delete(ring_groups::delete),
+        )
+        .route(
+            "/ringGroup/{number}/member/{extension}",
+            put(ring_groups::put_member).delete(ring_groups::delete_member),
+        )
         .route("/account", get(accounts::list).post(accounts::create))
         .route(
             "/account/{id}",

@@ -2,7 +2,10 @@
 //! (utoipa), served at `/api/doc.json` (as the seed's) with a small browsable page at
 //! `/api/doc` that reads it (no outside scripts).
 
-use super::{accounts, calls, cdr, extensions, me, operation, queue_ops, roles, tenants, users};
+use super::{
+    accounts, calls, cdr, extensions, me, operation, pickup, queue_ops, queues, ring_groups, roles,
+    tenants, users,
+};
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -29,6 +32,11 @@ use utoipa::{Modify, OpenApi};
         tenants::list, tenants::create,
         operation::get, operation::post, operation::delete, operation::services_of,
         queue_ops::list, queue_ops::one, queue_ops::pause, queue_ops::dynamic_member,
+        queues::list, queues::one, queues::create, queues::update, queues::delete,
+        queues::put_member, queues::delete_member,
+        ring_groups::list, ring_groups::one, ring_groups::create, ring_groups::update,
+        ring_groups::delete, ring_groups::put_member, ring_groups::delete_member,
+        pickup::get, pickup::put, pickup::delete, pickup::list,
         cdr::get, cdr::post,
         calls::c2c, calls::list, calls::hangup, calls::hold, calls::resume, calls::transfer,
     ),
@@ -135,6 +143,10 @@ mod tests {
             "/rest/cdr",
             "/rest/phoneServices/c2c/{dest}/{src}",
             "/rest/call/{id}/transfer",
+            "/rest/queue/{number}/member/{extension}",
+            "/rest/ringGroup/{number}/member/{extension}",
+            "/rest/extension/{number}/pickupGroups",
+            "/rest/pickupGroup",
         ] {
             assert!(paths.contains_key(p), "{p} missing");
         }

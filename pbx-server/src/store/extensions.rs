@@ -42,6 +42,9 @@ impl Store {
     pub async fn update_extension(&self, e: &Extension) -> Result<()> {
         check_number(&e.number)?;
         e.overrides.validate()?;
+        let mut c = self.pool.acquire().await?;
+        super::queue_admin::not_a_queue_or_group_on(&mut c, e.tenant_id, &e.number).await?;
+        drop(c);
         let o = &e.overrides;
         let done = sqlx::query(
             "UPDATE extension SET number = $1, first_name = $2, last_name = $3, email = $4, mobile = $5, \
@@ -115,6 +118,7 @@ pub(crate) async fn create_extension_on(
 ) -> Result<i64> {
     check_number(&e.number)?;
     e.overrides.validate()?;
+    super::queue_admin::not_a_queue_or_group_on(conn, tenant_id, &e.number).await?;
     let tpl =
         Store::template_id_on(conn, "extension_template", tenant_id, e.template.as_deref()).await?;
     let o = &e.overrides;

@@ -21,6 +21,7 @@ pub mod licences;
 mod locations;
 mod model;
 mod pickup;
+mod queue_admin;
 mod queues;
 mod roles;
 mod services;
@@ -39,6 +40,9 @@ pub use model::{
     AccountOverride, AccountOverrides, AccountTemplate, Extension, ExtensionOverride,
     ExtensionOverrides, ExtensionTemplate, NewExtension, NewSipAccount, SipAccount, Tenant,
     DEFAULT_TEMPLATE, DEFAULT_TENANT,
+};
+pub use queue_admin::{
+    check_pickup_group, check_queue, check_ring_group, PickupGroups, MAX_GROUP_RING_S, MAX_PENALTY,
 };
 pub use queues::{
     CallCenterData, PauseRow, QueueCdrRow, QueueMemberRow, QueueRow, QueueWrite, RingGroupRow,

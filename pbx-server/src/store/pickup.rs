@@ -32,7 +32,7 @@ impl Store {
     }
 }
 
-async fn set_on(
+pub(super) async fn set_on(
     conn: &mut AnyConnection,
     tenant_id: i64,
     number: &str,

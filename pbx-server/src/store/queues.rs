@@ -184,7 +184,7 @@ pub const FEATURE_CODES: [(&str, &str); 22] = [
     ("incall_park", "#8"),
 ];
 
-fn check_overflow(v: &str) -> Result<()> {
+pub(super) fn check_overflow(v: &str) -> Result<()> {
     match v.split_once(':') {
         None if v == "hangup" => Ok(()),
         Some(("extension", n)) if crate::calls::valid_number(n) => Ok(()),
@@ -194,7 +194,7 @@ fn check_overflow(v: &str) -> Result<()> {
     }
 }
 
-fn check_states(v: &str, allowed: &[&str]) -> Result<()> {
+pub(super) fn check_states(v: &str, allowed: &[&str]) -> Result<()> {
     for s in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         if !allowed.contains(&s) {
             return Err(StoreError::Invalid(format!(
@@ -546,7 +546,10 @@ async fn queue_and_extension_on(
     Ok((qid, extension_id_on(conn, tenant_id, extension).await?))
 }
 
-async fn load_queues_on(conn: &mut AnyConnection, tenant: &str) -> Result<Vec<QueueRow>> {
+pub(super) async fn load_queues_on(
+    conn: &mut AnyConnection,
+    tenant: &str,
+) -> Result<Vec<QueueRow>> {
     let rows = sqlx::query(
         "SELECT q.* FROM queue q JOIN tenant t ON t.id = q.tenant_id WHERE t.domain = $1",
     )
@@ -611,7 +614,10 @@ async fn load_queues_on(conn: &mut AnyConnection, tenant: &str) -> Result<Vec<Qu
     Ok(out)
 }
 
-async fn load_groups_on(conn: &mut AnyConnection, tenant: &str) -> Result<Vec<RingGroupRow>> {
+pub(super) async fn load_groups_on(
+    conn: &mut AnyConnection,
+    tenant: &str,
+) -> Result<Vec<RingGroupRow>> {
     let rows = sqlx::query(
         "SELECT g.number, g.name, g.enabled, g.overflow FROM ring_group g \
          JOIN tenant t ON t.id = g.tenant_id WHERE t.domain = $1",

@@ -23,6 +23,7 @@ mod queues;
 mod register;
 mod rest;
 mod rest_admin;
+mod rest_callcenter;
 mod rest_calls;
 mod rest_cdr;
 mod rest_operation;

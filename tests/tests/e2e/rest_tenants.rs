@@ -146,6 +146,61 @@ fn a_second_tenant_is_refused_every_endpoint_on_the_first_tenants_data() {
             Some(json!({"queue": "Sales", "account": "SIP/204", "enabled": true})),
             404,
         ),
+        ("get", "/rest/queue/600".into(), None, 404),
+        (
+            "put",
+            "/rest/queue/600".into(),
+            Some(json!({"name": "x"})),
+            404,
+        ),
+        ("delete", "/rest/queue/600".into(), None, 404),
+        (
+            "put",
+            "/rest/queue/600/member/202".into(),
+            Some(json!({"penalty": 1})),
+            404,
+        ),
+        ("delete", "/rest/queue/600/member/202".into(), None, 404),
+        (
+            "post",
+            "/rest/queue".into(),
+            Some(json!({"number": "610", "members": [{"extension": "202"}]})),
+            404,
+        ),
+        ("get", "/rest/ringGroup/650".into(), None, 404),
+        (
+            "put",
+            "/rest/ringGroup/650".into(),
+            Some(json!({"enabled": false})),
+            404,
+        ),
+        ("delete", "/rest/ringGroup/650".into(), None, 404),
+        (
+            "put",
+            "/rest/ringGroup/650/member/206".into(),
+            Some(json!({"tier": 2})),
+            404,
+        ),
+        ("delete", "/rest/ringGroup/650/member/206".into(), None, 404),
+        (
+            "post",
+            "/rest/ringGroup".into(),
+            Some(json!({"number": "660", "members": [{"extension": "206"}]})),
+            404,
+        ),
+        ("get", "/rest/extension/202/pickupGroups".into(), None, 404),
+        (
+            "put",
+            "/rest/extension/202/pickupGroups".into(),
+            Some(json!({"pickupFrom": ["office"]})),
+            404,
+        ),
+        (
+            "delete",
+            "/rest/extension/202/pickupGroups".into(),
+            None,
+            404,
+        ),
         ("get", "/rest/phoneServices/c2c/203/202".into(), None, 404),
         ("post", format!("/rest/call/{call}/hangup"), None, 404),
         ("post", format!("/rest/call/{call}/hold"), None, 404),
@@ -189,10 +244,32 @@ fn a_second_tenant_is_refused_every_endpoint_on_the_first_tenants_data() {
     assert!(!roles.iter().any(|r| r["name"] == "reporter"));
     assert_eq!(acme.expect(200, "get", "/rest/cdr", None)["total"], 0);
     assert_eq!(acme.expect(200, "get", "/rest/call", None), json!([]));
+    for list in ["/rest/queue", "/rest/ringGroup", "/rest/pickupGroup"] {
+        assert_eq!(acme.expect(200, "get", list, None), json!([]), "{list}");
+    }
     assert_eq!(
         acme.expect(200, "get", "/rest/operation/queue", None),
         json!({}),
         "no queue of the default tenant"
+    );
+    // Numbers are per tenant: acme's own queue 600 and group 650 with its 201.
+    acme.expect(
+        201,
+        "post",
+        "/rest/queue",
+        Some(&json!({"number": "600", "members": [{"extension": "201"}]})),
+    );
+    acme.expect(
+        201,
+        "post",
+        "/rest/ringGroup",
+        Some(&json!({"number": "650", "members": [{"extension": "201"}]})),
+    );
+    acme.expect(
+        200,
+        "put",
+        "/rest/extension/201/pickupGroups",
+        Some(&json!({"memberOf": ["office"]})),
     );
     acme.expect(200, "get", "/rest/extension/201", None);
     acme.expect(
@@ -227,6 +304,9 @@ fn a_second_tenant_is_refused_every_endpoint_on_the_first_tenants_data() {
                 ("post", "/rest/cdr"),
                 ("get", "/rest/call"),
                 ("get", "/rest/operation/queue"),
+                ("get", "/rest/queue"),
+                ("get", "/rest/ringGroup"),
+                ("get", "/rest/pickupGroup"),
                 ("post", "/rest/operation/{serviceName}/{key}"),
                 // Anonymous, or only ever the caller's own password.
                 ("get", "/rest/salt/{domain}"),
@@ -254,6 +334,26 @@ fn a_second_tenant_is_refused_every_endpoint_on_the_first_tenants_data() {
         false
     );
     assert_eq!(admin.expect(200, "get", &acc, None)["enabled"], true);
+    let q600 = admin.expect(200, "get", "/rest/queue/600", None);
+    assert_eq!(
+        (
+            q600["name"].as_str(),
+            q600["members"].as_array().unwrap().len()
+        ),
+        (Some("Sales"), 2)
+    );
+    let g650 = admin.expect(200, "get", "/rest/ringGroup/650", None);
+    assert_eq!(
+        (
+            g650["enabled"].as_bool(),
+            g650["members"].as_array().unwrap().len()
+        ),
+        (Some(true), 2)
+    );
+    assert_eq!(
+        admin.expect(200, "get", "/rest/extension/202/pickupGroups", None),
+        json!({"memberOf": ["office"], "pickupFrom": ["office"]})
+    );
     admin.expect(200, "get", "/rest/user/201", None);
     admin.expect(200, "get", "/rest/role/reporter", None);
     assert_eq!(
@@ -276,6 +376,13 @@ fn template(path: &str) -> String {
     let named = match parts.as_slice() {
         ["", "rest", "extension", _] => "/rest/extension/{number}".to_string(),
         ["", "rest", "extension", _, "services"] => "/rest/extension/{number}/services".to_string(),
+        ["", "rest", "extension", _, "pickupGroups"] => {
+            "/rest/extension/{number}/pickupGroups".to_string()
+        }
+        ["", "rest", kind @ ("queue" | "ringGroup"), _] => format!("/rest/{kind}/{{number}}"),
+        ["", "rest", kind @ ("queue" | "ringGroup"), _, "member", _] => {
+            format!("/rest/{kind}/{{number}}/member/{{extension}}")
+        }
         ["", "rest", "account", _] => "/rest/account/{id}".to_string(),
         ["", "rest", "user", _] => "/rest/user/{username}".to_string(),
         ["", "rest", "role", _] => "/rest/role/{name}".to_string(),
