@@ -189,8 +189,8 @@ enum Cmd {
     },
     /// Create or change a queue of the default tenant (`strategy=leastrecent`,
     /// `ring_timeout_s=15`, `retry_s=5`, `wrapup_s=20`, `max_wait_s=120`, `max_callers=0`,
-    /// `autopause=1`, `overflow=extension:202`, `join_empty=paused,unavailable`, ...); the
-    /// running PBX reads queues at start.
+    /// `autopause=1`, `overflow=extension:202`, `join_empty=paused,unavailable`, ...); a
+    /// running PBX reads queues at start (`/rest/queue` changes them live).
     SetQueue {
         /// Queue number.
         number: String,
