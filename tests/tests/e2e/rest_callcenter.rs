@@ -546,3 +546,45 @@ fn bad_input_and_missing_rights_are_refused_with_structured_errors() {
         json!({"memberOf": ["office"], "pickupFrom": ["office"]})
     );
 }
+
+#[test]
+fn a_caller_waiting_in_a_queue_deleted_over_the_api_leaves_by_its_overflow() {
+    let pbx = Pbx::start();
+    let admin = Api::new(pbx.http, "admin", "admin");
+    let mut supervisor = CtiClient::logged_in(pbx.cti, "201", "demo201");
+    // 204 has no phone: the caller waits (no join-empty rule) until the queue goes.
+    admin.expect(
+        201,
+        "post",
+        "/rest/queue",
+        Some(&json!({"number": "611", "members": [{"extension": "204"}], "overflow": "extension:208"})),
+    );
+    let p208 = free_udp_port();
+    register(&pbx, "208", p208);
+    let overflow = uas(&pbx, "uas_answer.xml", p208, free_media_port(), 1);
+    let calling = caller(&pbx, "uac_call.xml", "203", "611")
+        .args(&["-d", "300"])
+        .spawn();
+    supervisor.wait_event("a caller waiting in 611", WAIT, |e| {
+        e["kind"] == "queue" && e["queue"]["number"] == "611" && e["queue"]["waiting"] == 1
+    });
+    admin.expect(204, "delete", "/rest/queue/611", None);
+    let (ok, out) = overflow.wait(WAIT);
+    assert!(ok, "208 (the deleted queue's overflow) answers: {out}");
+    let (ok, out) = calling.wait(WAIT);
+    assert!(ok, "the caller: {out}");
+    let r = &pbx.closed_cdrs(1)[0];
+    let steps: Vec<(&str, &str)> = r["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["detail_destination_id"].as_str().unwrap_or("-"),
+                d["detail_exit_cause"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(r["answered_by"], "208", "{r:#}");
+    assert_eq!(steps[0], ("611", "UNAVAILABLE"), "{r:#}");
+}
