@@ -20,8 +20,8 @@ for pair in cmake:cmake sipp:sip-tester baresip:baresip tcpdump:tcpdump python3:
   if ! command -v "$bin" >/dev/null 2>&1 && [ ! -x "$bin" ]; then need_pkgs+=("$pkg"); fi
 done
 # The desktop app (cti-desktop, Tauri 2) links WebKitGTK, GTK, the tray library, librsvg and
-# libsoup; checked by their pkg-config names.
-for pair in webkit2gtk-4.1:libwebkit2gtk-4.1-dev gtk+-3.0:libgtk-3-dev \
+# libsoup, and cti-core's sound cards (cpal) link ALSA; checked by their pkg-config names.
+for pair in alsa:libasound2-dev webkit2gtk-4.1:libwebkit2gtk-4.1-dev gtk+-3.0:libgtk-3-dev \
     ayatana-appindicator3-0.1:libayatana-appindicator3-dev librsvg-2.0:librsvg2-dev \
     libsoup-3.0:libsoup-3.0-dev openssl:libssl-dev; do
   mod=${pair%%:*}; pkg=${pair#*:}

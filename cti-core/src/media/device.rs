@@ -1,5 +1,5 @@
-//! Audio input and output behind traits, so that the phone runs on a sound card (cpal,
-//! later), on files, tones and silence (tests), and records what it plays.
+//! Audio input and output behind traits, so that the phone runs on a sound card
+//! ([`super::sound_card`], feature `sound-card`), on files, tones and silence (tests), and records what it plays.
 //!
 //! The media clock pulls one 20 ms frame (160 samples at 8 kHz, mono) from the
 //! [`AudioSource`] and pushes one to the [`AudioSink`] on every tick. Both are called from
@@ -36,6 +36,10 @@ pub enum AudioError {
     /// The device is gone or busy.
     #[error("audio device unavailable: {0}")]
     Unavailable(String),
+    /// A sound card could not be used.
+    #[cfg(feature = "sound-card")]
+    #[error(transparent)]
+    SoundCard(#[from] super::sound_card::SoundCardError),
 }
 
 /// Where the microphone's audio comes from.
