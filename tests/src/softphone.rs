@@ -79,12 +79,12 @@ impl Events {
     }
 }
 
-/// A softphone for `user` (password `demo<user>`) of the demo data, on loopback, with a
-/// test audio device; not registered yet.
-pub async fn softphone(
+/// A softphone for `user` (password `demo<user>`) of the demo data, on loopback, with an
+/// audio device (a `TestDevice`, or a `CpalDevice` on ALSA test PCMs); not registered yet.
+pub async fn softphone<D: AudioDevice + 'static>(
     pbx: &Pbx,
     user: &str,
-    device: Arc<TestDevice>,
+    device: Arc<D>,
     tune: impl FnOnce(&mut PhoneConfig),
 ) -> (Phone, Arc<Events>) {
     let events = Arc::new(Events::default());

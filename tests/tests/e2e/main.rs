@@ -35,6 +35,7 @@ mod rest_util;
 mod services;
 mod softphone;
 mod softphone_baresip;
+mod softphone_sound_card;
 mod softphone_transfer;
 mod ui;
 mod ui_callcenter;
