@@ -1,9 +1,17 @@
 //! A bounded sample queue between a sound card's callback thread and the media task.
 //!
 //! Short-lock: one `Mutex` held for a copy of at most one callback's worth of samples, never
-//! across anything that waits. A full queue drops its oldest samples (an overrun: the reader
-//! fell behind, the newest audio matters most); an empty one reads as silence (an underrun).
-//! Both are counted.
+//! across anything that waits. The two sides run on different clocks (the card's, the 20 ms
+//! media tick) and in different block sizes, so the queue keeps a cushion:
+//!
+//! - it reads as silence until it holds `prefill` samples (primed), then plays;
+//! - a read that finds it short fills the rest with silence (an underrun) and waits to be
+//!   primed again;
+//! - a write past the capacity (an overrun: the reader fell behind, or its clock is slower)
+//!   drops the oldest samples down to the newest `prefill`, so that a slow drift between
+//!   the clocks costs one jump now and then, not a click on every write.
+//!
+//! Underruns and overruns are counted.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -25,6 +33,23 @@ pub struct RingStats {
 struct Inner {
     samples: VecDeque<i16>,
     stats: RingStats,
+    prefill: usize,
+    primed: bool,
+}
+
+impl Inner {
+    /// Whether reads may take samples now (primes the queue once it holds `prefill`).
+    fn ready(&mut self) -> bool {
+        if !self.primed && self.samples.len() >= self.prefill {
+            self.primed = true;
+        }
+        self.primed
+    }
+
+    fn short(&mut self) {
+        self.stats.underruns += 1;
+        self.primed = false;
+    }
 }
 
 /// A bounded queue of 8 kHz samples.
@@ -35,40 +60,55 @@ pub struct SampleRing {
 }
 
 impl SampleRing {
-    /// A queue holding at most `capacity` samples.
-    pub fn new(capacity: usize) -> SampleRing {
+    /// A queue holding at most `capacity` samples, played once it holds `prefill`.
+    pub fn new(capacity: usize, prefill: usize) -> SampleRing {
+        let capacity = capacity.max(1);
         SampleRing {
-            capacity: capacity.max(1),
+            capacity,
             inner: Mutex::new(Inner {
-                samples: VecDeque::with_capacity(capacity.max(1)),
+                samples: VecDeque::with_capacity(capacity),
                 stats: RingStats::default(),
+                prefill: prefill.min(capacity),
+                primed: false,
             }),
         }
     }
 
-    /// Appends `samples`, dropping the oldest ones past the capacity.
+    /// Changes the cushion (a new device with another period); applies from the next
+    /// priming.
+    pub fn set_prefill(&self, prefill: usize) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.prefill = prefill.min(self.capacity);
+        }
+    }
+
+    /// Appends `samples`; past the capacity, keeps only the newest `prefill` (at least one).
     pub fn write(&self, samples: &[i16]) {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
         inner.stats.written += samples.len() as u64;
-        let keep = samples.len().min(self.capacity);
-        let excess = (inner.samples.len() + keep).saturating_sub(self.capacity);
-        if excess > 0 || keep < samples.len() {
+        let tail = &samples[samples.len().saturating_sub(self.capacity)..];
+        inner.samples.extend(tail.iter().copied());
+        let len = inner.samples.len();
+        if len > self.capacity || tail.len() < samples.len() {
             inner.stats.overruns += 1;
-            inner.samples.drain(..excess);
+            let keep = inner.prefill.clamp(1, self.capacity).min(len);
+            inner.samples.drain(..len - keep);
         }
-        inner
-            .samples
-            .extend(samples[samples.len() - keep..].iter().copied());
     }
 
-    /// Fills `out` from the oldest samples; what is missing becomes silence.
+    /// Fills `out` from the oldest samples; silence while not primed, and for what is
+    /// missing.
     pub fn read(&self, out: &mut [i16]) {
         let Ok(mut inner) = self.inner.lock() else {
             out.fill(0);
             return;
         };
+        if !inner.ready() {
+            out.fill(0);
+            return;
+        }
         let n = out.len().min(inner.samples.len());
         for (o, s) in out.iter_mut().zip(inner.samples.drain(..n)) {
             *o = s;
@@ -76,17 +116,21 @@ impl SampleRing {
         out[n..].fill(0);
         inner.stats.read += n as u64;
         if n < out.len() {
-            inner.stats.underruns += 1;
+            inner.short();
         }
     }
 
-    /// Calls `f` for each sample taken, as many as `f` asks for through `take`; a sample
-    /// asked for on an empty queue is silence (one underrun counted per call).
+    /// Calls `f` with a `take` that gives the next sample (silence while not primed, or
+    /// when the queue runs out: one underrun counted per call).
     pub fn read_with(&self, f: impl FnOnce(&mut dyn FnMut() -> i16)) {
         let Ok(mut inner) = self.inner.lock() else {
             f(&mut || 0);
             return;
         };
+        if !inner.ready() {
+            f(&mut || 0);
+            return;
+        }
         let mut read = 0u64;
         let mut short = false;
         {
@@ -105,7 +149,7 @@ impl SampleRing {
         }
         inner.stats.read += read;
         if short {
-            inner.stats.underruns += 1;
+            inner.short();
         }
     }
 
@@ -130,26 +174,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn overrun_drops_oldest_and_underrun_fills_silence() {
-        let r = SampleRing::new(4);
+    fn overrun_keeps_the_newest_prefill_and_underrun_fills_silence() {
+        let r = SampleRing::new(4, 2);
         r.write(&[1, 2, 3]);
         r.write(&[4, 5]);
-        assert_eq!(r.len(), 4);
+        assert_eq!(r.len(), 2, "past the capacity: the newest two");
         let mut out = [9i16; 3];
         r.read(&mut out);
-        assert_eq!(out, [2, 3, 4]);
+        assert_eq!(out, [4, 5, 0]);
+        // Short: not primed again until two samples wait.
+        r.write(&[6]);
         r.read(&mut out);
-        assert_eq!(out, [5, 0, 0]);
+        assert_eq!(out, [0, 0, 0], "one sample is not enough");
+        r.write(&[7]);
+        r.read(&mut out);
+        assert_eq!(out, [6, 7, 0]);
         r.write(&[1, 2, 3, 4, 5, 6]);
-        r.read(&mut out);
-        assert_eq!(out, [3, 4, 5]);
+        assert_eq!(r.len(), 2);
         assert_eq!(
             r.stats(),
             RingStats {
-                written: 11,
-                read: 7,
+                written: 13,
+                read: 4,
                 overruns: 2,
-                underruns: 1
+                underruns: 2
             }
         );
         let mut got = Vec::new();
@@ -158,8 +206,77 @@ mod tests {
                 got.push(take());
             }
         });
-        assert_eq!(got, vec![6, 0, 0]);
-        assert_eq!(r.stats().underruns, 2);
+        assert_eq!(got, vec![5, 6, 0]);
+        assert_eq!(r.stats().underruns, 3);
         assert!(r.is_empty());
+        r.write(&[8]);
+        got.clear();
+        r.read_with(|take| got.push(take()));
+        assert_eq!(got, vec![0], "not primed");
+        r.set_prefill(1);
+        got.clear();
+        r.read_with(|take| got.push(take()));
+        assert_eq!(got, vec![8]);
+    }
+
+    /// A card taking (or giving) 80 samples every 10 ms against the media tick's 160 every
+    /// 20 ms, late by 0–5 ms at random, for a minute; `ppm` is how much faster the media
+    /// clock runs than the card's. Returns (underruns, overruns).
+    fn paced(playback: bool, ppm: f64) -> (u64, u64) {
+        let r = SampleRing::new(960, 240);
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut jitter = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % 5000) as f64
+        };
+        let card_period = 10_000.0;
+        let tick = 20_000.0 / (1.0 + ppm / 1e6);
+        let (mut card, mut media, mut n) = (0.0f64, jitter(), 0u32);
+        let mut frame = [0i16; 160];
+        while card < 60e6 {
+            if card <= media {
+                if playback {
+                    r.read_with(|take| {
+                        for _ in 0..80 {
+                            take();
+                        }
+                    });
+                } else {
+                    r.write(&[1; 80]);
+                }
+                card += card_period;
+            } else {
+                if playback {
+                    r.write(&[1; 160]);
+                } else {
+                    r.read(&mut frame);
+                }
+                n += 1;
+                media = f64::from(n) * tick + jitter();
+            }
+        }
+        let s = r.stats();
+        (s.underruns, s.overruns)
+    }
+
+    #[test]
+    fn paced_sides_glitch_only_from_clock_drift() {
+        // Same clocks, or 100 ppm apart (a cheap card's crystal: 48 samples a minute): not a
+        // single underrun or overrun in a minute, with the tick's jitter.
+        for ppm in [0.0, 100.0, -100.0] {
+            assert_eq!(paced(true, ppm), (0, 0), "playback {ppm} ppm");
+            assert_eq!(paced(false, ppm), (0, 0), "capture {ppm} ppm");
+        }
+        // 2 % (9600 samples a minute): a full ring jumps back to the cushion, so about one
+        // overrun per 720 samples of drift, not a click on every block.
+        assert_eq!(paced(true, 20_000.0), (0, 12));
+        assert_eq!(paced(false, -20_000.0), (0, 12));
+        // The other way the ring runs dry and primes again (silence of about a cushion).
+        let (u, o) = paced(false, 20_000.0);
+        assert!(o == 0 && (30..=60).contains(&u), "{u} {o}");
+        let (u, o) = paced(true, -20_000.0);
+        assert!(o == 0 && (30..=60).contains(&u), "{u} {o}");
     }
 }

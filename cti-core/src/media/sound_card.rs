@@ -2,9 +2,11 @@
 //!
 //! [`CpalDevice`] opens, for each call, a capture stream on the chosen microphone and a
 //! playback stream on the chosen speaker. cpal calls back on its own threads; between them
-//! and the media task's 20 ms frame calls sit two bounded [`SampleRing`]s per call (120 ms
-//! each: a full ring drops its oldest samples, an empty one plays silence, both counted), so
-//! the media task never waits for the card. The callbacks convert between the card's format,
+//! and the media task's 20 ms frame calls sit two bounded [`SampleRing`]s per call, so the
+//! media task never waits for the card. Each ring holds 120 ms; it plays once it holds a
+//! cushion of one frame, half a card period and 5 ms (30 ms with the 10 ms period asked
+//! for), an empty one plays silence until primed again, a full one drops its oldest samples
+//! down to the cushion (both counted). The callbacks convert between the card's format,
 //! rate and channels and 8 kHz mono ([`super::resample`]): the card is asked for 8 kHz mono
 //! when it offers it, otherwise it runs at a rate it offers and the audio is resampled.
 //!
@@ -34,9 +36,12 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-/// Samples each ring holds (120 ms): room for the card's period and the media tick's
-/// jitter, small enough to keep the added delay low.
+/// Samples each ring holds (120 ms): room for the cushion and for the drift between the
+/// card's clock and the media tick before samples are dropped.
 const RING_SAMPLES: usize = 6 * FRAME_SAMPLES;
+
+/// Margin for the media tick's lateness (5 ms at 8 kHz) in the rings' cushion.
+const TICK_JITTER_SAMPLES: usize = 40;
 
 /// Card period asked for, in milliseconds (when the card tells its range).
 const PERIOD_MS: u32 = 10;
@@ -390,8 +395,8 @@ impl CpalDevice {
             source,
         };
         let stream = match dir {
-            Direction::Input => build_input(device, config, format, ring, name.clone()),
-            Direction::Output => build_output(device, config, format, ring, name.clone()),
+            Direction::Input => build_input(device, config, format, ring.clone(), name.clone()),
+            Direction::Output => build_output(device, config, format, ring.clone(), name.clone()),
         }
         .map_err(|e| backend("opening the stream", e))?
         .ok_or_else(|| SoundCardError::NoConfig {
@@ -399,6 +404,7 @@ impl CpalDevice {
             device: name.clone(),
             format: Some(format),
         })?;
+        ring.set_prefill(cushion(&config));
         stream
             .play()
             .map_err(|e| backend("starting the stream", e))?;
@@ -415,8 +421,8 @@ impl AudioDevice for CpalDevice {
         let settings = self.settings();
         let input_dev = self.resolve(Direction::Input, settings.input.as_deref())?;
         let output_dev = self.resolve(Direction::Output, settings.output.as_deref())?;
-        let capture = Arc::new(SampleRing::new(RING_SAMPLES));
-        let playback = Arc::new(SampleRing::new(RING_SAMPLES));
+        let capture = Arc::new(SampleRing::new(RING_SAMPLES, FRAME_SAMPLES));
+        let playback = Arc::new(SampleRing::new(RING_SAMPLES, FRAME_SAMPLES));
         let input = self.open_stream(Direction::Input, &input_dev, capture.clone())?;
         let output = self.open_stream(Direction::Output, &output_dev, playback.clone())?;
         tracing::info!(%call, input = %input.device, output = %output.device, "call audio on the sound card");
@@ -500,6 +506,19 @@ fn device_name(d: &cpal::Device) -> String {
     d.id()
         .map(|id| id.id().to_owned())
         .unwrap_or_else(|_| d.to_string())
+}
+
+/// What a ring holds before it plays: one media frame, half a card period (in 8 kHz
+/// samples; 20 ms when the card chooses) and the tick's jitter, so that neither side finds
+/// it empty in steady state (30 ms with a 10 ms period); at most 4 frames.
+fn cushion(config: &StreamConfig) -> usize {
+    let period = match config.buffer_size {
+        cpal::BufferSize::Fixed(n) => {
+            (u64::from(n) * u64::from(CLOCK_RATE) / u64::from(config.sample_rate.max(1))) as usize
+        }
+        cpal::BufferSize::Default => FRAME_SAMPLES,
+    };
+    (FRAME_SAMPLES + period / 2 + TICK_JITTER_SAMPLES).min(4 * FRAME_SAMPLES)
 }
 
 /// Formats we convert, best first.
