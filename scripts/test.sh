@@ -15,7 +15,8 @@ disk() { echo "   disk: $(df -h --output=avail . | tail -1 | tr -d ' ') free, ta
 
 need_pkgs=()
 for pair in cmake:cmake sipp:sip-tester baresip:baresip tcpdump:tcpdump python3:python3 /usr/lib/postgresql/15/bin/initdb:postgresql \
-    pkg-config:pkg-config xvfb-run:xvfb xauth:xauth WebKitWebDriver:webkit2gtk-driver; do
+    pkg-config:pkg-config xvfb-run:xvfb xauth:xauth WebKitWebDriver:webkit2gtk-driver \
+    dbus-daemon:dbus-daemon dbus-monitor:dbus-bin; do
   bin=${pair%%:*}; pkg=${pair#*:}
   if ! command -v "$bin" >/dev/null 2>&1 && [ ! -x "$bin" ]; then need_pkgs+=("$pkg"); fi
 done

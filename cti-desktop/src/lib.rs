@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod local_api;
+pub mod notify;
 pub mod settings;
 
 use actions::{Action, ActionError, ActionSettings, CallFacts, CallWatcher, Trigger};

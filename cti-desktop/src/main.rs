@@ -7,11 +7,14 @@
 
 use cti_core::relay::{ConnId, FrameSink};
 use cti_core::Server;
+use cti_desktop::notify::{self, CallStatus, DbusNotifier, Lang};
 use cti_desktop::settings::Settings;
-use cti_desktop::Desktop;
+use cti_desktop::{ActionRunner, Desktop};
 use serde::Serialize;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use tauri::ipc::Channel;
+use tauri::menu::{Menu, MenuItem};
+use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::Manager;
 
 /// What the UI's transport hears about its connection.
@@ -93,6 +96,46 @@ fn desktop_info(desktop: tauri::State<'_, Desktop>, app: tauri::AppHandle) -> De
     }
 }
 
+/// The tray icon: the user's call status in its tooltip, a menu to show the window or quit.
+fn tray(app: &tauri::App, lang: Lang) -> tauri::Result<TrayIcon> {
+    let (show, quit) = match lang {
+        Lang::It => ("Mostra Centralino", "Esci"),
+        Lang::En => ("Show Centralino", "Quit"),
+    };
+    let show = MenuItem::with_id(app, "show", show, true, None::<&str>)?;
+    let quit = MenuItem::with_id(app, "quit", quit, true, None::<&str>)?;
+    let menu = Menu::with_items(app, &[&show, &quit])?;
+    let mut builder = TrayIconBuilder::with_id("main")
+        .tooltip(status_text(lang, CallStatus::Idle))
+        .menu(&menu)
+        .on_menu_event(|app, event| match event.id.as_ref() {
+            "show" => {
+                if let Some(w) = app.get_webview_window("main") {
+                    let _ = w.show();
+                    let _ = w.unminimize();
+                    let _ = w.set_focus();
+                }
+            }
+            "quit" => app.exit(0),
+            _ => {}
+        });
+    if let Some(icon) = app.default_window_icon() {
+        builder = builder.icon(icon.clone());
+    }
+    builder.build(app)
+}
+
+fn status_text(lang: Lang, status: CallStatus) -> &'static str {
+    match (lang, status) {
+        (Lang::En, CallStatus::Idle) => "Centralino",
+        (Lang::En, CallStatus::Ringing) => "Centralino: a call is ringing",
+        (Lang::En, CallStatus::InCall) => "Centralino: in a call",
+        (Lang::It, CallStatus::Idle) => "Centralino",
+        (Lang::It, CallStatus::Ringing) => "Centralino: chiamata in arrivo",
+        (Lang::It, CallStatus::InCall) => "Centralino: in chiamata",
+    }
+}
+
 /// The UI is on screen (start-up time in bench/ counts to here).
 #[tauri::command]
 fn ui_ready() {
@@ -120,7 +163,25 @@ fn main() {
                     Settings::default()
                 }
             };
-            let desktop = tauri::async_runtime::block_on(Desktop::start(&settings, None));
+            let lang = Lang::from_env();
+            // A desktop without a tray (no status notifier host) still runs the app.
+            let tray = match tray(app, lang) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no tray icon");
+                    None
+                }
+            };
+            let mut runner = ActionRunner::new(Arc::new(RwLock::new(settings.actions.clone())));
+            if settings.notifications.enabled {
+                let sink = Arc::new(DbusNotifier::start());
+                runner = runner.with_observer(notify::observer(lang, sink, move |status| {
+                    if let Some(t) = &tray {
+                        let _ = t.set_tooltip(Some(status_text(lang, status)));
+                    }
+                }));
+            }
+            let desktop = tauri::async_runtime::block_on(Desktop::start(&settings, Some(runner)));
             app.manage(desktop);
             Ok(())
         })

@@ -17,6 +17,23 @@ pub struct Settings {
     /// Automatic actions on calls.
     #[serde(default)]
     pub actions: ActionSettings,
+    /// Native notifications of incoming and missed calls.
+    #[serde(default)]
+    pub notifications: NotificationSettings,
+}
+
+/// The notifications' settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationSettings {
+    /// Off switch.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        NotificationSettings { enabled: true }
+    }
 }
 
 /// The local HTTP API's settings.

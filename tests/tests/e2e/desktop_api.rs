@@ -182,6 +182,7 @@ fn start_desktop(rt: &tokio::runtime::Runtime, actions: ActionSettings) -> (Desk
             token: TOKEN.into(),
         },
         actions,
+        ..Settings::default()
     };
     let desktop = rt.block_on(Desktop::start(&settings, None));
     let api = Api(desktop.api_addr.expect("the local API listens"));
