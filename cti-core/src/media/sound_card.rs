@@ -140,6 +140,10 @@ pub struct CallAudioStats {
     pub input: String,
     /// The speaker in use.
     pub output: String,
+    /// The format the microphone runs in.
+    pub input_format: CardFormat,
+    /// The format the speaker runs in.
+    pub output_format: CardFormat,
     /// Capture ring (the card writes, the media task reads): overruns are samples the
     /// media task did not take in time, underruns frames it found short.
     pub capture: RingStats,
@@ -147,6 +151,17 @@ pub struct CallAudioStats {
     pub playback: RingStats,
     /// Times a stream was replaced by a device switch.
     pub switches: u32,
+}
+
+/// How a stream runs on the card (8 kHz and 1 channel: no resampling).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CardFormat {
+    /// Sample rate, Hz.
+    pub rate: u32,
+    /// Channels.
+    pub channels: u16,
+    /// Sample format.
+    pub sample_format: SampleFormat,
 }
 
 /// A sound card for the phone; see the module docs.
@@ -179,6 +194,7 @@ struct CallAudio {
 
 struct OpenStream {
     device: String,
+    format: CardFormat,
     _stream: cpal::Stream,
 }
 
@@ -256,6 +272,8 @@ impl CpalDevice {
         state.calls.get(&call).map(|c| CallAudioStats {
             input: c.input.device.clone(),
             output: c.output.device.clone(),
+            input_format: c.input.format,
+            output_format: c.output.format,
             capture: c.capture.stats(),
             playback: c.playback.stats(),
             switches: c.switches,
@@ -411,6 +429,11 @@ impl CpalDevice {
         tracing::debug!(%dir, device = %name, rate = config.sample_rate, channels = config.channels, ?format, "sound card stream open");
         Ok(OpenStream {
             device: name,
+            format: CardFormat {
+                rate: config.sample_rate,
+                channels: config.channels,
+                sample_format: format,
+            },
             _stream: stream,
         })
     }
@@ -527,8 +550,10 @@ fn format_rank(f: SampleFormat) -> Option<u8> {
         SampleFormat::I16 => Some(0),
         SampleFormat::F32 => Some(1),
         SampleFormat::I32 => Some(2),
-        SampleFormat::U16 => Some(3),
-        SampleFormat::U8 => Some(4),
+        SampleFormat::I24 => Some(3),
+        SampleFormat::F64 => Some(4),
+        SampleFormat::U16 => Some(5),
+        SampleFormat::U8 => Some(6),
         _ => None,
     }
 }
@@ -630,6 +655,8 @@ fn build_input(
         SampleFormat::I16 => typed::<i16>(device, config, ring, name)?,
         SampleFormat::F32 => typed::<f32>(device, config, ring, name)?,
         SampleFormat::I32 => typed::<i32>(device, config, ring, name)?,
+        SampleFormat::I24 => typed::<cpal::I24>(device, config, ring, name)?,
+        SampleFormat::F64 => typed::<f64>(device, config, ring, name)?,
         SampleFormat::U16 => typed::<u16>(device, config, ring, name)?,
         SampleFormat::U8 => typed::<u8>(device, config, ring, name)?,
         _ => return Ok(None),
@@ -673,6 +700,8 @@ fn build_output(
         SampleFormat::I16 => typed::<i16>(device, config, ring, name)?,
         SampleFormat::F32 => typed::<f32>(device, config, ring, name)?,
         SampleFormat::I32 => typed::<i32>(device, config, ring, name)?,
+        SampleFormat::I24 => typed::<cpal::I24>(device, config, ring, name)?,
+        SampleFormat::F64 => typed::<f64>(device, config, ring, name)?,
         SampleFormat::U16 => typed::<u16>(device, config, ring, name)?,
         SampleFormat::U8 => typed::<u8>(device, config, ring, name)?,
         _ => return Ok(None),

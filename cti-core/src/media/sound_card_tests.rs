@@ -13,8 +13,9 @@
 use super::codec::FRAME_SAMPLES;
 use super::device::{tone_share, AudioDevice, AudioError};
 use super::settings::AudioSettings;
-use super::sound_card::{CpalDevice, SoundCardError};
+use super::sound_card::{CardFormat, CpalDevice, SoundCardError};
 use crate::phone::CallId;
+use cpal::SampleFormat;
 use media_core::ToneGenerator;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -32,6 +33,8 @@ const PCMS: &[(&str, &str, Option<&str>)] = &[
     ("ct_def_in", "ct_def_in.copy", Some("tone2k_8k.raw")),
     ("ct_def_out", "ct_def_out.raw", None),
     ("ct_keep", "ct_keep.raw", None),
+    ("ct_f32_in_file", "ct_f32_in.copy", Some("tone2k_8k.raw")),
+    ("ct_f32_out_file", "ct_f32_out.raw", None),
 ];
 
 fn raw_tone(freq: f32, rate: u32, secs: u32) -> Vec<u8> {
@@ -61,6 +64,13 @@ fn alsa_dir() -> &'static Path {
                 conf += &format!("  infile \"{}\"\n", dir.join(i).display());
             }
             conf += "  hint.description \"Centralino test PCM\"\n}\n";
+        }
+        // Float-only PCMs (the `lfloat` plugin converts to the 16-bit file PCMs): the card
+        // offers no i16, the callbacks run in f32.
+        for (name, slave) in [("ct_f32_in", "ct_f32_in_file"), ("ct_f32_out", "ct_f32_out_file")] {
+            conf += &format!(
+                "pcm.{name} {{\n  type lfloat\n  slave {{ pcm \"{slave}\"\n format S16_LE }}\n  hint.description \"Centralino test PCM\"\n}}\n"
+            );
         }
         conf += "pcm.!default {\n  type asym\n  playback.pcm \"ct_def_out\"\n  capture.pcm \"ct_def_in\"\n}\n";
         let path = dir.join("asoundrc");
@@ -165,10 +175,64 @@ fn plays_and_captures_tones_through_alsa_files() {
         stats.playback.written >= 20 * FRAME_SAMPLES as u64,
         "{stats:?}"
     );
+    let eight_k_mono = CardFormat {
+        rate: 8000,
+        channels: 1,
+        sample_format: SampleFormat::I16,
+    };
+    assert_eq!(
+        (stats.input_format, stats.output_format),
+        (eight_k_mono, eight_k_mono)
+    );
     assert!(
         stats.capture.written > 0 && stats.capture.overruns > 0,
         "{stats:?}"
     );
+}
+
+#[test]
+fn converts_for_a_float_only_card() {
+    alsa_dir();
+    let _serial = serial();
+    let dev = CpalDevice::new(None);
+    dev.select_input(Some("ct_f32_in")).unwrap();
+    dev.select_output(Some("ct_f32_out")).unwrap();
+    let mut streams = dev.open(CallId(6)).unwrap();
+    let mut tone = ToneGenerator::new(1000.0, 8000);
+    let mut frame = [0i16; FRAME_SAMPLES];
+    let mut captured = Vec::new();
+    for i in 0..25 {
+        streams.sink.write_frame(&tone.frame(FRAME_SAMPLES));
+        streams.source.read_frame(&mut frame);
+        if i >= 5 {
+            captured.extend_from_slice(&frame);
+        }
+        tick();
+    }
+    let stats = dev.call_stats(CallId(6)).unwrap();
+    drop(streams);
+    let out = played("ct_f32_out.raw");
+    remove("ct_f32_out.raw");
+    remove("ct_f32_in.copy");
+    assert_eq!(
+        stats.input_format.sample_format,
+        SampleFormat::F32,
+        "{stats:?}"
+    );
+    assert_eq!(
+        stats.output_format.sample_format,
+        SampleFormat::F32,
+        "{stats:?}"
+    );
+    assert!(
+        out.len() >= 10 * FRAME_SAMPLES,
+        "played {} samples",
+        out.len()
+    );
+    let share = tone_share(&out, 1000.0, &others(1000.0));
+    assert!(share > 0.9, "1 kHz in {share} of the played frames");
+    let share = tone_share(&captured, 2000.0, &others(2000.0));
+    assert!(share > 0.9, "2 kHz in {share} of the captured frames");
 }
 
 #[test]
@@ -190,6 +254,11 @@ fn resamples_for_a_card_at_48khz() {
         }
         tick();
     }
+    let stats = dev.call_stats(CallId(2)).unwrap();
+    assert_eq!(
+        (stats.input_format.rate, stats.output_format.rate),
+        (48000, 48000)
+    );
     drop(streams);
     // The card's file is at 48 kHz: every sixth sample is the 8 kHz signal (the tone is far
     // below 4 kHz, nothing folds).
