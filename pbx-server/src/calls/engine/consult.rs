@@ -79,7 +79,7 @@ impl Engine {
             };
             (d, xc.media(t_side).clone())
         };
-        self.detach(dir, now, x, t_side)?;
+        self.detach(dir, x, t_side)?;
 
         let unique_id = self.next_unique_id(now);
         let record = cdr::open(
@@ -124,12 +124,12 @@ impl Engine {
         Ok(CallOpOk::Done)
     }
 
-    /// Takes the party on `leaving` out of connected call `x` without a BYE (its dialog
-    /// lives on elsewhere): the other party stays alone on side A.
-    fn detach(
+    /// Takes the party on `leaving` out of connected call `x` without a BYE (it has left, or
+    /// its dialog lives on elsewhere): the other party stays alone on side A, its hold state
+    /// kept for whoever comes next.
+    pub(super) fn detach(
         &mut self,
         dir: &Directory,
-        now: Now,
         x: u64,
         leaving: Side,
     ) -> Result<(), CallOpError> {
@@ -173,7 +173,6 @@ impl Engine {
         call.pbx_held = held.then_some(Side::A);
         self.release_load(x, &by);
         self.touch(x);
-        let _ = now;
         Ok(())
     }
 

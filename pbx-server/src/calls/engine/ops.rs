@@ -351,51 +351,14 @@ impl Engine {
         leaving: Side,
         why: &str,
     ) -> Result<(), CallOpError> {
-        let kept = leaving.other();
-        let (by, kept_ext) = {
-            let call = self
-                .calls
-                .get(&id)
-                .ok_or_else(|| not_found(&format!("call {id}")))?;
-            (
-                call.party(leaving).unwrap_or_default().to_string(),
-                call.party(kept).unwrap_or_default().to_string(),
-            )
-        };
-        self.bye(ep, now, id, leaving);
-        let winner = self.calls.get(&id).and_then(|c| c.winner);
-        let legs = self.drop_legs(id, id);
-        let kept_name = dir
-            .extension(&kept_ext)
-            .map(|e| e.name.clone())
-            .unwrap_or_default();
-        let Some(call) = self.calls.get_mut(&id) else {
+        if !self.calls.contains_key(&id) {
             return Err(not_found(&format!("call {id}")));
-        };
-        let held = call.held_by.is_some() || call.pbx_held == Some(kept);
-        cdr::exit_step(&mut call.cdr, why, now.wall_ms);
-        if leaving == Side::A {
-            // The caller leaves: the callee becomes side A (on the relay leg it already uses).
-            let Some(leg) = winner.and_then(|w| legs.into_iter().nth(w)) else {
-                return Err(invalid("the call has no answered callee"));
-            };
-            if self.by_a_callid.get(&call.a.call_id) == Some(&id) {
-                self.by_a_callid.remove(&call.a.call_id);
-            }
-            self.by_a_callid.insert(leg.dialog.call_id.clone(), id);
-            call.a = leg.dialog;
-            call.caller_ext.clone_from(&kept_ext);
-            call.caller_name = kept_name;
-            call.a_relay = call.a_relay.other();
-            std::mem::swap(&mut call.media_a, &mut call.media_b);
-            call.a_invite = None;
         }
-        call.upstream = Upstream::Established;
-        call.ringing_ext = None;
-        call.held_by = None;
-        call.pbx_held = held.then_some(Side::A);
-        self.release_load(id, &by);
-        Ok(())
+        self.bye(ep, now, id, leaving);
+        if let Some(call) = self.calls.get_mut(&id) {
+            cdr::exit_step(&mut call.cdr, why, now.wall_ms);
+        }
+        self.detach(dir, id, leaving)
     }
 
     /// Drops side B's legs of call `id` when `by` was on side B (it leaves).
