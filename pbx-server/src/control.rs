@@ -68,6 +68,14 @@ pub enum CallOp {
         /// The ringing extension.
         ringing: String,
     },
+    /// A call still ringing an extension rings `target` instead (the seed's redirect of an
+    /// unanswered call); the rung step ends `BLINDXFER`.
+    Redirect {
+        /// Call id.
+        call: String,
+        /// Where to.
+        target: String,
+    },
 }
 
 /// What a successful call operation returns.

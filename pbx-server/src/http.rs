@@ -52,6 +52,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .nest("/rest", crate::rest::router(state.rest.clone()))
+        .nest("/api/pbx/v2", crate::rest::v2_router(state.rest.clone()))
         .merge(crate::rest::openapi::router())
         .fallback(get(ui_file))
         .with_state(state)

@@ -1,5 +1,6 @@
 //! Call control: click-to-call (`/rest/phoneServices/c2c/{dest}/{src}`, as the seed), the
-//! list of active calls, hang up, hold, resume and blind transfer. One-line adapters over
+//! list of active calls, hang up, hold, resume, blind transfer and the redirect of a call still
+//! ringing (also at the seed's `/api/pbx/v2/phoneService/redirectCall/...`). One-line adapters over
 //! the SIP core's `Control::Call`, as the CTI's commands are. A user acts on calls of their
 //! own extension; a role with write on CALL_CONTROL acts on any call of the tenant.
 
@@ -318,6 +319,90 @@ pub(super) async fn transfer(
     };
     let ok = s.call_op(&user.domain, op).await?;
     Ok(done(ok, Some(id)))
+}
+
+/// Where a ringing call goes instead.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct RedirectInput {
+    /// An extension, queue or ring group number.
+    number: String,
+}
+
+/// Redirects call `id`, still ringing an extension, to `number`: allowed to the user of the
+/// rung extension (or `source`, which must be it), and to a writer of CALL_CONTROL.
+async fn redirect_call(
+    s: &RestState,
+    user: &ApiUser,
+    id: &str,
+    number: String,
+    source: Option<String>,
+) -> ApiResult<Json<CallRef>> {
+    check_number(&number, "destination")?;
+    let call = visible_calls(s, user)
+        .await?
+        .into_iter()
+        .find(|c| c.unique_id == id)
+        .ok_or_else(|| ApiError::NotFound(format!("call {id}")))?;
+    if call.phase != CallPhase::Ringing {
+        return Err(ApiError::Conflict(format!("call {id} is answered")));
+    }
+    let rung = call.callee.as_ref().and_then(|c| c.extension.clone());
+    if let Some(src) = &source {
+        if rung.as_deref() != Some(src.as_str()) {
+            return Err(ApiError::BadRequest(format!(
+                "call {id} is not ringing extension {src}"
+            )));
+        }
+    }
+    let own = rung.as_deref().is_some_and(|r| user.owns(r));
+    if !own {
+        user.require(Area::CallControl, Level::Write)?;
+    }
+    let op = CallOp::Redirect {
+        call: call.unique_id,
+        target: number,
+    };
+    let ok = s.call_op(&user.domain, op).await?;
+    Ok(done(ok, Some(id.to_string())))
+}
+
+/// Redirect of a call still ringing: it rings `number` instead.
+#[utoipa::path(post, path = "/rest/call/{id}/redirect", tag = "calls",
+    params(("id" = String, Path)), request_body = RedirectInput,
+    responses((status = 200, body = CallRef), (status = 400), (status = 403), (status = 404), (status = 409)))]
+pub(super) async fn redirect(
+    user: ApiUser,
+    State(s): State<RestState>,
+    Path(id): Path<String>,
+    Body(input): Body<RedirectInput>,
+) -> ApiResult<Json<CallRef>> {
+    redirect_call(&s, &user, &id, input.number, None).await
+}
+
+/// The seed's redirect of an unanswered call (its `linkedId` is our call id), with the
+/// extension it rings as the optional `source`.
+#[utoipa::path(get, path = "/api/pbx/v2/phoneService/redirectCall/{linkedId}/internal/{destination}/{source}", tag = "calls",
+    params(("linkedId" = String, Path), ("destination" = String, Path), ("source" = String, Path, description = "the extension the call rings")),
+    responses((status = 200, body = CallRef), (status = 400), (status = 403), (status = 404), (status = 409)))]
+pub(super) async fn redirect_v2_from(
+    user: ApiUser,
+    State(s): State<RestState>,
+    Path((id, destination, source)): Path<(String, String, String)>,
+) -> ApiResult<Json<CallRef>> {
+    redirect_call(&s, &user, &id, destination, Some(source)).await
+}
+
+/// The same without `source`.
+#[utoipa::path(get, path = "/api/pbx/v2/phoneService/redirectCall/{linkedId}/internal/{destination}", tag = "calls",
+    params(("linkedId" = String, Path), ("destination" = String, Path)),
+    responses((status = 200, body = CallRef), (status = 400), (status = 403), (status = 404), (status = 409)))]
+pub(super) async fn redirect_v2(
+    user: ApiUser,
+    State(s): State<RestState>,
+    Path((id, destination)): Path<(String, String)>,
+) -> ApiResult<Json<CallRef>> {
+    redirect_call(&s, &user, &id, destination, None).await
 }
 
 #[cfg(test)]

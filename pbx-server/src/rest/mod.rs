@@ -111,6 +111,22 @@ impl RestState {
     }
 }
 
+/// The seed's newer `/api/pbx/v2` calls that Centralino answers, to be nested there.
+pub fn v2_router<S: Clone + Send + Sync + 'static>(state: RestState) -> Router<S> {
+    Router::new()
+        .route(
+            "/phoneService/redirectCall/{id}/internal/{destination}",
+            get(calls::redirect_v2).post(calls::redirect_v2),
+        )
+        .route(
+            "/phoneService/redirectCall/{id}/internal/{destination}/{source}",
+            get(calls::redirect_v2_from).post(calls::redirect_v2_from),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
 /// The router, to be nested under `/rest` (in a router of any state).
 pub fn router<S: Clone + Send + Sync + 'static>(state: RestState) -> Router<S> {
     Router::new()
@@ -198,6 +214,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: RestState) -> Router<S> {
         .route("/call/{id}/hold", post(calls::hold))
         .route("/call/{id}/resume", post(calls::resume))
         .route("/call/{id}/transfer", post(calls::transfer))
+        .route("/call/{id}/redirect", post(calls::redirect))
         .route("/me/password", put(me::change_password))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -39,6 +39,7 @@ use utoipa::{Modify, OpenApi};
         pickup::get, pickup::put, pickup::delete, pickup::list,
         cdr::get, cdr::post,
         calls::c2c, calls::list, calls::hangup, calls::hold, calls::resume, calls::transfer,
+        calls::redirect, calls::redirect_v2, calls::redirect_v2_from,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Auth),

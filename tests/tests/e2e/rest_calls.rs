@@ -163,3 +163,118 @@ fn blind_transfer_over_rest_connects_the_caller_to_the_target() {
     ];
     assert_eq!(steps(r), want, "{r:#}");
 }
+
+#[test]
+fn a_ringing_call_is_redirected_over_rest_and_the_seed_v2_path() {
+    let pbx = Pbx::start_with(&[
+        &["set-user", "202", "api_access=1"],
+        &["set-user", "203", "api_access=1"],
+    ]);
+    let me = Api::new(pbx.http, "202", "demo202");
+    let other = Api::new(pbx.http, "203", "demo203");
+    let admin = Api::new(pbx.http, "admin", "admin");
+    let (p202, p203, p204) = (free_udp_port(), free_udp_port(), free_udp_port());
+    register(&pbx, "202", p202);
+    register(&pbx, "203", p203);
+    register(&pbx, "204", p204);
+
+    // 201 calls 202, which rings; 202's user sends it to 203 (native path), who answers.
+    let rung = uas(&pbx, "uas_noanswer.xml", p202, free_media_port(), 1);
+    let target = uas(&pbx, "uas_answer.xml", p203, free_media_port(), 1);
+    let calling = caller(&pbx, "uac_call.xml", "201", "202")
+        .args(&["-d", "1500"])
+        .spawn();
+    let call = call_in(&pbx, &me, "ringing");
+    let id = call["id"].as_str().unwrap().to_string();
+    // Not 203's call to move, a bad number, an unknown call.
+    other.expect(
+        404,
+        "post",
+        &format!("/rest/call/{id}/redirect"),
+        Some(&json!({"number": "203"})),
+    );
+    me.expect(
+        400,
+        "post",
+        &format!("/rest/call/{id}/redirect"),
+        Some(&json!({"number": "2 3"})),
+    );
+    me.expect(
+        404,
+        "post",
+        "/rest/call/nope/redirect",
+        Some(&json!({"number": "203"})),
+    );
+    me.expect(
+        404,
+        "post",
+        &format!("/rest/call/{id}/redirect"),
+        Some(&json!({"number": "299"})),
+    );
+    me.expect(
+        200,
+        "post",
+        &format!("/rest/call/{id}/redirect"),
+        Some(&json!({"number": "203"})),
+    );
+    wait_ok("202 (rung, cancelled)", rung);
+    wait_ok("203 (answered)", target);
+    wait_ok("201 (caller)", calling);
+    let r = &pbx.closed_cdrs(1)[0];
+    assert_eq!(r["status"], "OK", "{r:#}");
+    assert_eq!(r["answered_by"], "203", "{r:#}");
+    assert_eq!(
+        steps(r),
+        [
+            ("202".to_string(), "BLINDXFER".to_string()),
+            ("203".to_string(), "NCC".to_string())
+        ],
+        "{r:#}"
+    );
+
+    // The seed's v2 path, by the administrator, naming the rung extension as the source;
+    // an answered call cannot be redirected any more.
+    let rung = uas(&pbx, "uas_noanswer.xml", p202, free_media_port(), 1);
+    let target = uas(&pbx, "uas_answer.xml", p204, free_media_port(), 1);
+    let calling = caller(&pbx, "uac_call.xml", "201", "202")
+        .args(&["-d", "3000"])
+        .spawn();
+    let call = call_in(&pbx, &admin, "ringing");
+    let id = call["id"].as_str().unwrap().to_string();
+    admin.expect(
+        400,
+        "get",
+        &format!("/api/pbx/v2/phoneService/redirectCall/{id}/internal/204/203"),
+        None,
+    );
+    admin.expect(
+        200,
+        "get",
+        &format!("/api/pbx/v2/phoneService/redirectCall/{id}/internal/204/202"),
+        None,
+    );
+    wait_ok("202 (rung, cancelled)", rung);
+    call_in(&pbx, &admin, "connected");
+    admin.expect(
+        409,
+        "get",
+        &format!("/api/pbx/v2/phoneService/redirectCall/{id}/internal/203"),
+        None,
+    );
+    wait_ok("204 (answered)", target);
+    wait_ok("201 (caller)", calling);
+    let records = pbx.closed_cdrs(2);
+    let r = records
+        .iter()
+        .find(|r| r["unique_id"] == id.as_str())
+        .unwrap();
+    assert_eq!(r["answered_by"], "204", "{r:#}");
+    assert_eq!(
+        steps(r),
+        [
+            ("202".to_string(), "BLINDXFER".to_string()),
+            ("204".to_string(), "NCC".to_string())
+        ],
+        "{r:#}"
+    );
+}

@@ -211,6 +211,24 @@ fn a_second_tenant_is_refused_every_endpoint_on_the_first_tenants_data() {
             Some(json!({"number": "201"})),
             404,
         ),
+        (
+            "post",
+            format!("/rest/call/{call}/redirect"),
+            Some(json!({"number": "201"})),
+            404,
+        ),
+        (
+            "get",
+            format!("/api/pbx/v2/phoneService/redirectCall/{call}/internal/201"),
+            None,
+            404,
+        ),
+        (
+            "get",
+            format!("/api/pbx/v2/phoneService/redirectCall/{call}/internal/201/202"),
+            None,
+            404,
+        ),
     ];
     for (method, path, body, want) in &checks {
         let (status, v) = acme.call(method, path, body.as_ref());
@@ -393,6 +411,13 @@ fn template(path: &str) -> String {
             "/rest/phoneServices/c2c/{dest}/{src}".to_string()
         }
         ["", "rest", "call", _, op] => format!("/rest/call/{{id}}/{op}"),
+        ["", "api", "pbx", "v2", "phoneService", "redirectCall", _, "internal", _] => {
+            "/api/pbx/v2/phoneService/redirectCall/{linkedId}/internal/{destination}".to_string()
+        }
+        ["", "api", "pbx", "v2", "phoneService", "redirectCall", _, "internal", _, _] => {
+            "/api/pbx/v2/phoneService/redirectCall/{linkedId}/internal/{destination}/{source}"
+                .to_string()
+        }
         _ => path.to_string(),
     };
     named

@@ -67,6 +67,7 @@ impl Engine {
             }
             CallOp::Dial { by, number } => self.op_dial(ep, dir, now, &by, &number),
             CallOp::Pickup { by, ringing } => self.op_pickup(ep, dir, now, &by, &ringing),
+            CallOp::Redirect { call, target } => self.op_redirect(ep, dir, now, &call, &target),
         }
     }
 
@@ -443,6 +444,54 @@ impl Engine {
         tracing::info!(call = id, by, number, "click-to-call");
         self.persist(id);
         Ok(CallOpOk::Call(unique_id))
+    }
+
+    fn op_redirect(
+        &mut self,
+        ep: &mut Endpoint,
+        dir: &Directory,
+        now: Now,
+        unique_id: &str,
+        target: &str,
+    ) -> Result<CallOpOk, CallOpError> {
+        if !valid_number(target) {
+            return Err(CallOpError::BadArguments(
+                "target: digits, *, # and a leading + only".into(),
+            ));
+        }
+        if dir.extension(target).is_none() && !self.is_queue(target) && !self.is_group(target) {
+            return Err(not_found(&format!("extension {target}")));
+        }
+        let id = self
+            .find(unique_id)
+            .ok_or_else(|| not_found(&format!("call {unique_id}")))?;
+        let call = self
+            .calls
+            .get_mut(&id)
+            .ok_or_else(|| not_found(&format!("call {unique_id}")))?;
+        // Queue and ring group calls follow their own rules; a click-to-call still rings its
+        // requester, whose call it is.
+        let ringing = match (&call.phase, &call.queue, &call.group, &call.ringing_ext) {
+            (Phase::Routing, None, None, Some(r)) if call.parked.is_none() => r.clone(),
+            _ => return Err(invalid("the call is not ringing an extension")),
+        };
+        if ringing == target {
+            return Err(CallOpError::BadArguments(
+                "the call already rings that extension".into(),
+            ));
+        }
+        if call.hops >= super::MAX_HOPS {
+            return Err(invalid("the call was sent on too many times"));
+        }
+        call.hops += 1;
+        call.ring_deadline = None;
+        call.ringing_ext = None;
+        cdr::exit_step(&mut call.cdr, cause::BLINDXFER, now.wall_ms);
+        self.cancel_forks(ep, now, id);
+        self.release_load(id, &ringing);
+        tracing::info!(call = id, from = %ringing, to = target, "redirect");
+        self.ring(ep, dir, now, id, target);
+        Ok(CallOpOk::Done)
     }
 
     fn op_pickup(
