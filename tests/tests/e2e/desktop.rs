@@ -57,6 +57,31 @@ fn tauri_driver() -> PathBuf {
     }
 }
 
+/// A SIPp call from 202 (on its registered port) to 201: `scenario` with `-d ms`.
+fn call_from_202(pbx: &Pbx, scenario: &str, p202: u16, ms: u32) -> centralino_e2e::SippChild {
+    Sipp::new(scenario, pbx.sip)
+        .args(&[
+            "-p",
+            &p202.to_string(),
+            "-mp",
+            &free_media_port().to_string(),
+            "-s",
+            "201",
+            "-set",
+            "caller",
+            "202",
+            "-au",
+            "202",
+            "-ap",
+            "demo202",
+            "-d",
+            &ms.to_string(),
+            "-m",
+            "1",
+        ])
+        .spawn()
+}
+
 /// A private D-Bus session bus and a dbus-monitor writing its notification calls to a file.
 struct Bus {
     daemon: Child,
@@ -384,27 +409,7 @@ fn desktop_app_signs_in_through_its_relay_shows_lamps_and_answers_its_local_api(
 
     // A SIPp call 202 -> 201 shows on both lamps, without a reload.
     let callee = uas(&pbx, "uas_answer.xml", p201, free_media_port(), 1);
-    let caller = Sipp::new("uac_call.xml", pbx.sip)
-        .args(&[
-            "-p",
-            &p202.to_string(),
-            "-mp",
-            &free_media_port().to_string(),
-            "-s",
-            "201",
-            "-set",
-            "caller",
-            "202",
-            "-au",
-            "202",
-            "-ap",
-            "demo202",
-            "-d",
-            "3000",
-            "-m",
-            "1",
-        ])
-        .spawn();
+    let caller = call_from_202(&pbx, "uac_call.xml", p202, 3000);
     driver.wait_for(&lamp("202", "busy"));
     let (status, v) = request(
         api,
@@ -432,27 +437,7 @@ fn desktop_app_signs_in_through_its_relay_shows_lamps_and_answers_its_local_api(
 
     // A call that 201 does not answer (202 gives up after 2 s) is a missed call.
     let ringing = uas(&pbx, "uas_noanswer.xml", p201, free_media_port(), 1);
-    let giving_up = Sipp::new("uac_cancel.xml", pbx.sip)
-        .args(&[
-            "-p",
-            &p202.to_string(),
-            "-mp",
-            &free_media_port().to_string(),
-            "-s",
-            "201",
-            "-set",
-            "caller",
-            "202",
-            "-au",
-            "202",
-            "-ap",
-            "demo202",
-            "-d",
-            "2000",
-            "-m",
-            "1",
-        ])
-        .spawn();
+    let giving_up = call_from_202(&pbx, "uac_cancel.xml", p202, 2000);
     let (ok, log) = giving_up.wait(WAIT);
     assert!(ok, "caller giving up: {log}");
     let (ok, log) = ringing.wait(WAIT);

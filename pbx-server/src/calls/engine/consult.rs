@@ -15,6 +15,7 @@
 //! - the transferee hangs up: `X` ends, `Y` goes on as an ordinary call.
 
 use super::super::cdr::{self, cause, status};
+use super::super::dialog::Dialog;
 use super::super::legs::{BLeg, LegState, Phase, Purpose, Side, Upstream};
 use super::super::{valid_number, Now};
 use super::{Engine, Owner};
@@ -248,24 +249,18 @@ impl Engine {
         let _ = self.drop_legs(y, y);
         self.finish(now, y, status::OK, cause::ATXFER);
 
-        let Some(xc) = self.calls.get_mut(&x) else {
+        let Some(xc) = self.calls.get(&x) else {
             return false;
         };
         let p_ext = xc.caller_ext.clone();
         let repoint = xc.media_b.sent.clone();
-        self.by_b_callid
-            .insert(c_dialog.call_id.clone(), (x, xc.legs.len()));
-        xc.winner = Some(xc.legs.len());
-        xc.legs.push(BLeg {
-            dialog: c_dialog.clone(),
-            invite_txn: None,
-            state: LegState::Answered,
-            ack: None,
-            ext: c_ext.clone(),
-            account: c_account,
-            pickup: false,
-        });
-        xc.ringing_ext = Some(c_ext.clone());
+        let peer = c_dialog.peer;
+        if !self.attach_b(x, c_dialog, &c_ext, c_account) {
+            return false;
+        }
+        let Some(xc) = self.calls.get_mut(&x) else {
+            return false;
+        };
         xc.media_b = c_media;
         cdr::exit_step(&mut xc.cdr, cause::ATXFER, now.wall_ms);
         if let Some(ext) = dir.extension(&c_ext) {
@@ -278,11 +273,10 @@ impl Engine {
                 Owner::Acked {
                     call: x,
                     ack: Box::new(ack),
-                    peer: c_dialog.peer,
+                    peer,
                 },
             );
         }
-        self.add_load(x, &c_ext);
         tracing::info!(call = x, consult = y, to = %c_ext, "attended transfer by keys completed");
         // The consulted party's media moves to X's relay; its answer takes the transferee
         // off hold (`Purpose::Repoint`).
@@ -341,33 +335,48 @@ impl Engine {
             yc.media_a.version,
         );
         let t_account = yc.cdr.src_peer_name.clone().unwrap_or_default();
+        if !self.calls.contains_key(&x) {
+            return false;
+        }
+        self.by_a_callid.remove(&t_dialog.call_id);
+        if !self.attach_b(x, t_dialog, &t_ext, t_account) {
+            return false;
+        }
         let Some(xc) = self.calls.get_mut(&x) else {
             return false;
         };
-        self.by_a_callid.remove(&t_dialog.call_id);
-        self.by_b_callid
-            .insert(t_dialog.call_id.clone(), (x, xc.legs.len()));
-        xc.winner = Some(xc.legs.len());
-        xc.legs.push(BLeg {
-            dialog: t_dialog,
-            invite_txn: None,
-            state: LegState::Answered,
-            ack: None,
-            ext: t_ext.clone(),
-            account: t_account,
-            pickup: false,
-        });
-        xc.ringing_ext = Some(t_ext.clone());
         xc.media_b.received = t_received;
         // The transferor saw Y's descriptions meanwhile: ours must go on from there.
         xc.media_b.version = xc.media_b.version.max(t_version);
-        self.add_load(x, &t_ext);
         tracing::info!(call = x, consult = y, by = %t_ext, "consultation over: back to the call");
         if let Err(e) = self.repoint(ep, now, x, Side::B, None) {
             tracing::warn!(call = x, error = %e, "consultation: cannot return the transferor");
             self.hangup_with(ep, now, x, cause::ATXFER_REFUSED);
         }
         self.persist(x);
+        true
+    }
+
+    /// Makes `dialog` (a party moved in from another call, already answered) side B of call
+    /// `x`, rung extension `ext`, holding its load. False when `x` is gone.
+    fn attach_b(&mut self, x: u64, dialog: Dialog, ext: &str, account: String) -> bool {
+        let Some(xc) = self.calls.get_mut(&x) else {
+            return false;
+        };
+        self.by_b_callid
+            .insert(dialog.call_id.clone(), (x, xc.legs.len()));
+        xc.winner = Some(xc.legs.len());
+        xc.legs.push(BLeg {
+            dialog,
+            invite_txn: None,
+            state: LegState::Answered,
+            ack: None,
+            ext: ext.to_string(),
+            account,
+            pickup: false,
+        });
+        xc.ringing_ext = Some(ext.to_string());
+        self.add_load(x, ext);
         true
     }
 
