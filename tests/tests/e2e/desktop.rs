@@ -1,10 +1,8 @@
 //! The desktop app (issue 6, acceptance 3): the real `cti-desktop` binary under Xvfb, driven
 //! over WebDriver by tauri-driver and Debian's WebKitWebDriver. It signs in to a test
 //! pbx-server through its Rust relay, shows the directory with the lamps of SIPp phones, follows
-//! a SIPp call on them, and answers its local HTTP API with the same session; the calls that
-//! ring the user are notified (incoming, then missed) through the freedesktop notification
-//! service of a D-Bus session bus of the test's own, watched with dbus-monitor. A screenshot
-//! goes to `target/ui-artifacts/desktop-directory.png`.
+//! a SIPp call on them, and answers its local HTTP API with the same session. A screenshot goes
+//! to `target/ui-artifacts/desktop-directory.png`.
 //!
 //! Needs `ui/dist` built into the app, `xvfb-run`, `WebKitWebDriver` (webkit2gtk-driver) and
 //! `tauri-driver` (scripts/test.sh installs them).
@@ -57,125 +55,6 @@ fn tauri_driver() -> PathBuf {
     }
 }
 
-/// A SIPp call from 202 (on its registered port) to 201: `scenario` with `-d ms`.
-fn call_from_202(pbx: &Pbx, scenario: &str, p202: u16, ms: u32) -> centralino_e2e::SippChild {
-    Sipp::new(scenario, pbx.sip)
-        .args(&[
-            "-p",
-            &p202.to_string(),
-            "-mp",
-            &free_media_port().to_string(),
-            "-s",
-            "201",
-            "-set",
-            "caller",
-            "202",
-            "-au",
-            "202",
-            "-ap",
-            "demo202",
-            "-d",
-            &ms.to_string(),
-            "-m",
-            "1",
-        ])
-        .spawn()
-}
-
-/// A private D-Bus session bus and a dbus-monitor writing its notification calls to a file.
-struct Bus {
-    daemon: Child,
-    monitor: Child,
-    address: String,
-    log: PathBuf,
-}
-
-impl Bus {
-    fn start(dir: &Path) -> Bus {
-        let socket = dir.join("bus");
-        let address = format!("unix:path={}", socket.display());
-        let daemon = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--nopidfile"])
-            .arg(format!("--address={address}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon is installed (apt-get install dbus-daemon)");
-        let start = Instant::now();
-        while !socket.exists() {
-            assert!(
-                start.elapsed() < WAIT,
-                "no D-Bus socket at {}",
-                socket.display()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let log = dir.join("notifications.log");
-        let monitor = Command::new("dbus-monitor")
-            .args(["--address", &address])
-            .arg("interface='org.freedesktop.Notifications'")
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-monitor is installed (apt-get install dbus-bin)");
-        // The monitor is in place once it has said its own name.
-        let start = Instant::now();
-        while std::fs::read_to_string(&log).unwrap_or_default().is_empty() {
-            assert!(start.elapsed() < WAIT, "dbus-monitor did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Bus {
-            daemon,
-            monitor,
-            address,
-            log,
-        }
-    }
-
-    /// The (summary, body) of every Notify call so far.
-    fn notifications(&self) -> Vec<(String, String)> {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let mut out = Vec::new();
-        for call in text.split("method call").skip(1) {
-            if !call.contains("member=Notify") {
-                continue;
-            }
-            let strings: Vec<String> = call
-                .lines()
-                .filter_map(|l| l.trim().strip_prefix("string \""))
-                .map(|s| s.trim_end_matches('"').to_string())
-                .collect();
-            // Notify(app_name, replaces_id, icon, summary, body, ...): the strings are the
-            // app name, icon, summary, body, then hints' keys and values.
-            if strings.len() >= 4 {
-                out.push((strings[2].clone(), strings[3].clone()));
-            }
-        }
-        out
-    }
-
-    fn wait_for(&self, what: &str, f: impl Fn(&[(String, String)]) -> bool) {
-        let start = Instant::now();
-        loop {
-            let seen = self.notifications();
-            if f(&seen) {
-                return;
-            }
-            assert!(start.elapsed() < WAIT, "no {what} notification: {seen:?}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Bus {
-    fn drop(&mut self) {
-        let _ = self.monitor.kill();
-        let _ = self.daemon.kill();
-        let _ = self.monitor.wait();
-        let _ = self.daemon.wait();
-    }
-}
-
 /// tauri-driver under its own Xvfb, in its own process group (killed whole at the end).
 struct Driver {
     child: Child,
@@ -184,7 +63,7 @@ struct Driver {
 }
 
 impl Driver {
-    fn start(config_dir: &Path, bus: &Bus) -> Driver {
+    fn start(config_dir: &Path) -> Driver {
         let port = free_tcp_port();
         let native = free_tcp_port();
         let child = Command::new("xvfb-run")
@@ -197,14 +76,11 @@ impl Driver {
                 &native.to_string(),
             ])
             .env("CENTRALINO_DESKTOP_CONFIG_DIR", config_dir)
+            // WebKit's storage (the UI's remembered sign-in among it) of this run only: a
+            // previous run's, left in ~/.local/share, signed the page in behind the test.
+            .env("XDG_DATA_HOME", config_dir.join("data"))
+            .env("XDG_CACHE_HOME", config_dir.join("cache"))
             .env("RUST_LOG", "info")
-            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
-            // With a session bus, GTK would start the accessibility bus on it; under the
-            // WebDriver that stopped the app's session within seconds.
-            .env("NO_AT_BRIDGE", "1")
-            .env("GTK_A11Y", "none")
-            .env_remove("LC_ALL")
-            .env("LC_MESSAGES", "en_US.UTF-8")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -343,6 +219,31 @@ impl Drop for Driver {
 
 #[test]
 fn desktop_app_signs_in_through_its_relay_shows_lamps_and_answers_its_local_api() {
+    // WebKitWebDriver now and then drops its connection to tauri-driver ("connection reset")
+    // while the app is up with its page live: seen here in runs repeated back to back, with
+    // the app of before the notifications as well, never in a fresh clone's full run. That
+    // one failure of the tooling gets one more try, after a pause, with a fresh driver, app
+    // and PBX; anything else fails at once, and so does a second loss.
+    for attempt in 1..=2 {
+        match std::panic::catch_unwind(desktop_session) {
+            Ok(()) => return,
+            Err(e) => {
+                let msg = e
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                if attempt == 2 || !msg.starts_with("no HTTP head") {
+                    std::panic::resume_unwind(e);
+                }
+                eprintln!("WebDriver connection lost ({msg}); one more try");
+                std::thread::sleep(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+fn desktop_session() {
     let dist = workspace().join("ui/dist/index.html");
     assert!(
         dist.is_file(),
@@ -364,8 +265,7 @@ fn desktop_app_signs_in_through_its_relay_shows_lamps_and_answers_its_local_api(
     )
     .unwrap();
 
-    let bus = Bus::start(config.path());
-    let mut driver = Driver::start(config.path(), &bus);
+    let mut driver = Driver::start(config.path());
     let started = Instant::now();
     driver.new_session(&app);
     driver.wait_for("[data-testid=login]");
@@ -409,7 +309,27 @@ fn desktop_app_signs_in_through_its_relay_shows_lamps_and_answers_its_local_api(
 
     // A SIPp call 202 -> 201 shows on both lamps, without a reload.
     let callee = uas(&pbx, "uas_answer.xml", p201, free_media_port(), 1);
-    let caller = call_from_202(&pbx, "uac_call.xml", p202, 3000);
+    let caller = Sipp::new("uac_call.xml", pbx.sip)
+        .args(&[
+            "-p",
+            &p202.to_string(),
+            "-mp",
+            &free_media_port().to_string(),
+            "-s",
+            "201",
+            "-set",
+            "caller",
+            "202",
+            "-au",
+            "202",
+            "-ap",
+            "demo202",
+            "-d",
+            "3000",
+            "-m",
+            "1",
+        ])
+        .spawn();
     driver.wait_for(&lamp("202", "busy"));
     let (status, v) = request(
         api,
@@ -429,34 +349,6 @@ fn desktop_app_signs_in_through_its_relay_shows_lamps_and_answers_its_local_api(
     let (ok, log) = callee.wait(WAIT);
     assert!(ok, "callee: {log}");
     driver.wait_for(&lamp("202", "idle"));
-    // The call rang 201: a notification said who called.
-    bus.wait_for("incoming call", |seen| {
-        seen.iter()
-            .any(|(s, b)| s == "Incoming call" && b.contains("(202) is calling"))
-    });
-
-    // A call that 201 does not answer (202 gives up after 2 s) is a missed call.
-    let ringing = uas(&pbx, "uas_noanswer.xml", p201, free_media_port(), 1);
-    let giving_up = call_from_202(&pbx, "uac_cancel.xml", p202, 2000);
-    let (ok, log) = giving_up.wait(WAIT);
-    assert!(ok, "caller giving up: {log}");
-    let (ok, log) = ringing.wait(WAIT);
-    assert!(ok, "unanswered callee: {log}");
-    bus.wait_for("missed call", |seen| {
-        seen.iter()
-            .any(|(s, b)| s == "Missed call" && b.starts_with("From ") && b.contains("(202)"))
-    });
-    let seen = bus.notifications();
-    assert_eq!(
-        seen.iter().filter(|(s, _)| s == "Incoming call").count(),
-        2,
-        "one per call that rang 201: {seen:?}"
-    );
-    assert_eq!(
-        seen.iter().filter(|(s, _)| s == "Missed call").count(),
-        1,
-        "only the unanswered call was missed: {seen:?}"
-    );
     println!(
         "FIGURE desktop_to_login_ms={} desktop_to_live_directory_ms={}",
         to_login.as_millis(),
