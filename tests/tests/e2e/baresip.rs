@@ -72,6 +72,8 @@ module aubridge.so\nmodule ctrl_tcp.so\nmodule_app account.so\nmodule_app menu.s
         Command::new("baresip")
             .arg("-f")
             .arg(dir.path())
+            // Not the file PCMs the sound-card test points this process's ALSA at.
+            .env_remove("ALSA_CONFIG_PATH")
             .stdin(Stdio::null())
             .stdout(Stdio::from(
                 std::fs::File::create(dir.path().join("baresip.log")).unwrap(),

@@ -76,6 +76,8 @@ impl Driver {
                 &native.to_string(),
             ])
             .env("CENTRALINO_DESKTOP_CONFIG_DIR", config_dir)
+            // Not the file PCMs the sound-card test points this process's ALSA at.
+            .env_remove("ALSA_CONFIG_PATH")
             // WebKit's storage (the UI's remembered sign-in among it) of this run only: a
             // previous run's, left in ~/.local/share, signed the page in behind the test.
             .env("XDG_DATA_HOME", config_dir.join("data"))

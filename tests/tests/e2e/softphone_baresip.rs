@@ -67,6 +67,9 @@ module_app menu.so\nctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
         let child = Command::new("baresip")
             .arg("-f")
             .arg(dir)
+            // The sound-card test points this process's ALSA at file PCMs that run unpaced;
+            // baresip must not inherit that.
+            .env_remove("ALSA_CONFIG_PATH")
             .stdin(Stdio::null())
             .stdout(Stdio::from(
                 std::fs::File::create(dir.join("baresip.log")).unwrap(),
@@ -75,7 +78,7 @@ module_app menu.so\nctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
             .spawn()
             .expect("baresip is installed");
         let mut ctrl = None;
-        for _ in 0..50 {
+        for _ in 0..150 {
             if let Ok(s) = TcpStream::connect(("127.0.0.1", ctrl_port)) {
                 ctrl = Some(s);
                 break;
